@@ -1,0 +1,890 @@
+//! The dedup index: decides whether a story is `new`, an `update` of one already seen, a
+//! `duplicate` or a `near_duplicate` (a syndicated copy), and keeps clusters of copies.
+//!
+//! How it decides, in order (see `docs/DEDUP.md` for the reasoning and measured quality):
+//! 1. same story id (feed + guid): same text → duplicate, changed text → update;
+//! 2. same canonical link (any feed): same or contained text → duplicate, else → update;
+//! 3. same headline and body (any feed) → duplicate;
+//! 4. same body, or most of this story's body fingerprints found in one earlier story
+//!    (containment, so a copy cut to its first paragraphs still matches) → near-duplicate.
+//!
+//! Text matches (3, 4) need a body of at least `min_words` words after boilerplate removal,
+//! and never join two items of the same feed that differ in both guid and link: a feed does
+//! not republish its own story under a new guid and a new link, but it does publish template
+//! items ("Photos of the day") whose short texts look alike.
+//!
+//! Memory: per remembered story one slab record, one entry in each of three hash maps and
+//! `anchors` entries in the fingerprint map; `bytes_per_story` reports the measured figure.
+//! Old stories leave the window in a sweep that runs every `window / 16`.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::text::normalize;
+use crate::story::DedupStatus;
+
+/// A hasher for keys that are already uniformly distributed hashes.
+#[derive(Default, Clone, Copy)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        // Spread 32-bit keys over the 64-bit space hashbrown reads its control bits from.
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IdentityHasher>>;
+
+/// Tunables of the dedup index (`[processor.dedup]` in the config).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// How long a story is remembered, in seconds (default 7 days).
+    pub window_secs: u64,
+    /// Words per shingle.
+    pub shingle_words: usize,
+    /// Keep one shingle in `sample` as a fingerprint (content-defined sampling).
+    pub sample: u32,
+    /// Fingerprints remembered per story: the first ones of its body, in order.
+    pub anchors: usize,
+    /// Fingerprints of an incoming story looked up at most.
+    pub query_anchors: usize,
+    /// Minimum fingerprints in common for a near-duplicate.
+    pub min_hits: usize,
+    /// Minimum share of fingerprints in common (of the smaller of the two sets).
+    pub containment: f32,
+    /// Minimum words in a body for text-based matching.
+    pub min_words: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            window_secs: 7 * 24 * 3600,
+            shingle_words: 4,
+            sample: 2,
+            anchors: 6,
+            query_anchors: 96,
+            min_hits: 3,
+            containment: 0.6,
+            min_words: 12,
+        }
+    }
+}
+
+/// What the index needs of a story.
+#[derive(Debug, Clone, Copy)]
+pub struct DedupInput<'a> {
+    /// Stable story id (feed + guid / link / text).
+    pub id: &'a str,
+    pub feed: &'a str,
+    pub outlet: &'a str,
+    pub canonical_link: Option<&'a str>,
+    /// Plain text (markup removed).
+    pub title: &'a str,
+    pub body: &'a str,
+    /// Seconds since the Unix epoch: the time the story is processed.
+    pub now: i64,
+}
+
+/// The decision for one story.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: DedupStatus,
+    /// Id of the cluster: the id of its first story.
+    pub cluster: String,
+    pub revision: u32,
+    pub matched_by: Option<&'static str>,
+    pub similarity: Option<f32>,
+    pub cluster_state: ClusterState,
+}
+
+/// Coverage of a cluster after this decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterState {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub copies: u32,
+    pub updates: u32,
+    pub outlets: Vec<String>,
+}
+
+/// What one story leaves in the index: also the record of the durable changelog, from which
+/// [`DedupIndex::restore`] rebuilds the index after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Remembered {
+    pub id: u64,
+    pub feed: String,
+    pub link: u64,
+    pub text: u64,
+    pub body: u64,
+    pub anchors: Vec<u32>,
+    pub cluster: u64,
+    pub revision: u32,
+    pub seen: i64,
+    pub outlet: String,
+    pub status: DedupStatus,
+}
+
+#[derive(Debug, Clone)]
+struct StoryRec {
+    id: u64,
+    text: u64,
+    body: u64,
+    cluster: u32,
+    seen_min: u32,
+    revision: u16,
+    feed: u16,
+    n_anchors: u8,
+    live: bool,
+}
+
+#[derive(Debug, Clone)]
+struct ClusterRec {
+    id: u64,
+    first_seen: i64,
+    last_seen: i64,
+    copies: u32,
+    updates: u32,
+    outlets: Vec<u16>,
+    live: bool,
+}
+
+/// Most outlets listed per cluster.
+const MAX_OUTLETS: usize = 64;
+
+/// The dedup index. Pure: the caller passes the time in.
+#[derive(Debug, Default)]
+pub struct DedupIndex {
+    cfg: DedupConfig,
+    stories: Vec<StoryRec>,
+    free_stories: Vec<u32>,
+    clusters: Vec<ClusterRec>,
+    free_clusters: Vec<u32>,
+    cluster_ids: FastMap<u64, u32>,
+    ids: FastMap<u64, u32>,
+    links: FastMap<u64, u32>,
+    texts: FastMap<u64, u32>,
+    bodies: FastMap<u64, u32>,
+    anchors: FastMap<u32, u32>,
+    names: Vec<String>,
+    name_ids: HashMap<String, u16>,
+    last_sweep_min: u32,
+}
+
+/// A fingerprinted body.
+#[derive(Debug, Default)]
+pub struct Fingerprint {
+    pub words: usize,
+    pub body: u64,
+    /// Sampled shingle hashes in document order (deduplicated, capped).
+    pub anchors: Vec<u32>,
+}
+
+/// Words and phrases that frame syndicated copies without being part of the story.
+const LEADING_BOILERPLATE: &[&str] = &[
+    "0 shares share tweet",
+    "shares share tweet",
+    "share tweet",
+    "share this article",
+    "share on facebook",
+    "share",
+    "tweet",
+    "advertisement",
+    "listen to this article",
+    "listen",
+    "breaking news",
+    "breaking",
+    "updated",
+    "news",
+];
+const TRAILING_MARKERS: &[&str] = &[
+    "copyright",
+    "all rights reserved",
+    "tribune news service",
+    "tribune content agency",
+    "distributed by",
+    "read more",
+    "related articles",
+    "follow us on",
+    "sign up for",
+    "click here",
+];
+
+/// Removes boilerplate from normalised text: leading share/advert noise, trailing credit and
+/// copyright lines (searched in the last 40 words).
+pub fn strip_boilerplate(norm: &str) -> &str {
+    let mut s = norm.trim();
+    // Leading "date 2021 05 05" page furniture of scraped copies.
+    loop {
+        let before = s.len();
+        for b in LEADING_BOILERPLATE {
+            if let Some(rest) = s.strip_prefix(b) {
+                if rest.is_empty() || rest.starts_with(' ') {
+                    s = rest.trim_start();
+                }
+            }
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    // Trailing credits and copyright.
+    let tail_start = s
+        .char_indices()
+        .filter(|(_, c)| *c == ' ')
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>();
+    let limit = if tail_start.len() > 40 {
+        tail_start[tail_start.len() - 40]
+    } else {
+        0
+    };
+    let mut cut = s.len();
+    for m in TRAILING_MARKERS {
+        if let Some(pos) = s[limit..].find(m) {
+            let at = limit + pos;
+            if (at == 0 || s.as_bytes()[at - 1] == b' ') && at < cut {
+                cut = at;
+            }
+        }
+    }
+    s[..cut].trim_end()
+}
+
+/// Tokens of normalised text: words, and each Han/kana character on its own.
+fn tokens(norm: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for w in norm.split(' ') {
+        if w.is_empty() {
+            continue;
+        }
+        if w.is_ascii() {
+            out.push(w);
+            continue;
+        }
+        let mut start = 0;
+        for (i, c) in w.char_indices() {
+            let unspaced = super::text::is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7A3);
+            if unspaced {
+                if start < i {
+                    out.push(&w[start..i]);
+                }
+                out.push(&w[i..i + c.len_utf8()]);
+                start = i + c.len_utf8();
+            }
+        }
+        if start < w.len() {
+            out.push(&w[start..]);
+        }
+    }
+    out
+}
+
+impl DedupIndex {
+    pub fn new(cfg: DedupConfig) -> Self {
+        DedupIndex {
+            cfg,
+            ..Default::default()
+        }
+    }
+
+    pub fn config(&self) -> &DedupConfig {
+        &self.cfg
+    }
+
+    /// Stories remembered.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Fingerprints a plain-text body.
+    pub fn fingerprint(&self, body: &str) -> Fingerprint {
+        let norm = normalize(body);
+        let text = strip_boilerplate(&norm.text);
+        let toks = tokens(text);
+        let mut fp = Fingerprint {
+            words: toks.len(),
+            body: xxh3_64(text.as_bytes()),
+            anchors: Vec::new(),
+        };
+        let k = self.cfg.shingle_words.max(1);
+        if toks.len() < k {
+            return fp;
+        }
+        let mut buf = String::new();
+        for w in toks.windows(k) {
+            buf.clear();
+            for (i, t) in w.iter().enumerate() {
+                if i > 0 {
+                    buf.push(' ');
+                }
+                buf.push_str(t);
+            }
+            let h = xxh3_64(buf.as_bytes());
+            if h % u64::from(self.cfg.sample.max(1)) == 0 {
+                let a = (h >> 32) as u32;
+                if !fp.anchors.contains(&a) {
+                    fp.anchors.push(a);
+                    if fp.anchors.len() >= self.cfg.query_anchors {
+                        break;
+                    }
+                }
+            }
+        }
+        fp
+    }
+
+    fn name_id(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.name_ids.get(name) {
+            return i;
+        }
+        let i = self.names.len().min(u16::MAX as usize) as u16;
+        if (i as usize) == self.names.len() {
+            self.names.push(name.to_string());
+        }
+        self.name_ids.insert(name.to_string(), i);
+        i
+    }
+
+    /// Decides on one story and remembers it. Returns the decision and the changelog record.
+    pub fn observe(&mut self, input: &DedupInput<'_>) -> (Decision, Remembered) {
+        let now_min = (input.now.max(0) / 60) as u32;
+        self.maybe_sweep(now_min);
+        let id = story_key(input.id);
+        let feed = self.name_id(input.feed);
+        let outlet = self.name_id(input.outlet);
+        let link = input.canonical_link.map_or(0, |l| xxh3_64(l.as_bytes()));
+        let fp = self.fingerprint(input.body);
+        let title = normalize(input.title);
+        let text = {
+            let mut h = xxh3_64(title.text.as_bytes());
+            h ^= fp.body.rotate_left(17);
+            h
+        };
+        let texty = fp.words >= self.cfg.min_words;
+
+        // 1. Same story id.
+        if let Some(&slot) = self.ids.get(&id) {
+            let same = self.stories[slot as usize].text == text;
+            return self.repeat(slot, same, "id", None, link, text, fp, input.now, outlet);
+        }
+        // 2. Same canonical link.
+        if link != 0 {
+            if let Some(&slot) = self.links.get(&link) {
+                let rec = &self.stories[slot as usize];
+                let same = rec.text == text || rec.body == fp.body;
+                let contained = !same && self.containment_with(slot, &fp) >= 0.8;
+                return self.repeat(slot, same || contained, "link", None, link, text, fp, input.now, outlet);
+            }
+        }
+        // 3, 4: text matches, never within one feed across different guid and link.
+        let allowed = |rec: &StoryRec| rec.feed != feed;
+        if texty {
+            if let Some(&slot) = self.texts.get(&text) {
+                if allowed(&self.stories[slot as usize]) {
+                    let cluster = self.stories[slot as usize].cluster;
+                    return self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::Duplicate, "text", None, input.now);
+                }
+            }
+            if let Some(&slot) = self.bodies.get(&fp.body) {
+                if allowed(&self.stories[slot as usize]) {
+                    let cluster = self.stories[slot as usize].cluster;
+                    return self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::NearDuplicate, "text", Some(1.0), input.now);
+                }
+            }
+            if let Some((slot, sim)) = self.best_candidate(&fp, feed) {
+                let cluster = self.stories[slot as usize].cluster;
+                return self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::NearDuplicate, "shingles", Some(sim), input.now);
+            }
+        }
+        // New story, new cluster.
+        let cluster = self.new_cluster(id, input.now, outlet);
+        self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::New, "", None, input.now)
+    }
+
+    /// Share of `fp`'s anchors found among a remembered story's anchors.
+    fn containment_with(&self, slot: u32, fp: &Fingerprint) -> f32 {
+        let n = self.stories[slot as usize].n_anchors as usize;
+        if n == 0 || fp.anchors.is_empty() {
+            return 0.0;
+        }
+        let hits = fp
+            .anchors
+            .iter()
+            .filter(|a| self.anchors.get(a) == Some(&slot))
+            .count();
+        hits as f32 / n.min(fp.anchors.len()) as f32
+    }
+
+    fn best_candidate(&self, fp: &Fingerprint, feed: u16) -> Option<(u32, f32)> {
+        let mut counts: Vec<(u32, u32)> = Vec::new();
+        for a in &fp.anchors {
+            if let Some(&slot) = self.anchors.get(a) {
+                match counts.iter_mut().find(|(s, _)| *s == slot) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((slot, 1)),
+                }
+            }
+        }
+        let mut best: Option<(u32, f32)> = None;
+        for (slot, hits) in counts {
+            let rec = &self.stories[slot as usize];
+            if !rec.live || rec.feed == feed {
+                continue;
+            }
+            let n = (rec.n_anchors as usize).min(fp.anchors.len());
+            if n == 0 || (hits as usize) < self.cfg.min_hits.min(n) || hits < 2 {
+                continue;
+            }
+            let sim = hits as f32 / n as f32;
+            if sim >= self.cfg.containment && best.is_none_or(|(_, b)| sim > b) {
+                best = Some((slot, sim));
+            }
+        }
+        best
+    }
+
+    fn new_cluster(&mut self, id: u64, now: i64, outlet: u16) -> u32 {
+        let rec = ClusterRec {
+            id,
+            first_seen: now,
+            last_seen: now,
+            copies: 0,
+            updates: 0,
+            outlets: vec![outlet],
+            live: true,
+        };
+        let slot = match self.free_clusters.pop() {
+            Some(s) => {
+                self.clusters[s as usize] = rec;
+                s
+            }
+            None => {
+                self.clusters.push(rec);
+                (self.clusters.len() - 1) as u32
+            }
+        };
+        self.cluster_ids.insert(id, slot);
+        slot
+    }
+
+    /// The story (by slot) was seen again: duplicate or update.
+    #[allow(clippy::too_many_arguments)]
+    fn repeat(
+        &mut self,
+        slot: u32,
+        same: bool,
+        by: &'static str,
+        sim: Option<f32>,
+        link: u64,
+        text: u64,
+        fp: Fingerprint,
+        now: i64,
+        outlet: u16,
+    ) -> (Decision, Remembered) {
+        let now_min = (now.max(0) / 60) as u32;
+        let rec = &mut self.stories[slot as usize];
+        rec.seen_min = rec.seen_min.max(now_min);
+        let status = if same {
+            DedupStatus::Duplicate
+        } else {
+            rec.revision = rec.revision.saturating_add(1);
+            rec.text = text;
+            rec.body = fp.body;
+            DedupStatus::Update
+        };
+        let (id, cluster, revision, feed) = (rec.id, rec.cluster, rec.revision, rec.feed);
+        if link != 0 {
+            self.links.entry(link).or_insert(slot);
+        }
+        if status == DedupStatus::Update {
+            self.texts.insert(text, slot);
+            if fp.words >= self.cfg.min_words {
+                self.bodies.insert(fp.body, slot);
+            }
+        }
+        let c = &mut self.clusters[cluster as usize];
+        c.last_seen = c.last_seen.max(now);
+        if status == DedupStatus::Update {
+            c.updates += 1;
+        }
+        if !c.outlets.contains(&outlet) && c.outlets.len() < MAX_OUTLETS {
+            c.outlets.push(outlet);
+        }
+        let remembered = Remembered {
+            id,
+            feed: self.names[feed as usize].clone(),
+            link,
+            text,
+            body: fp.body,
+            anchors: Vec::new(),
+            cluster: c.id,
+            revision: u32::from(revision),
+            seen: now,
+            outlet: self.names[outlet as usize].clone(),
+            status,
+        };
+        (self.decision(status, cluster, u32::from(revision), Some(by), sim), remembered)
+    }
+
+    /// Remembers a story that is not a repeat of one already known.
+    #[allow(clippy::too_many_arguments)]
+    fn attach(
+        &mut self,
+        id: u64,
+        feed: u16,
+        outlet: u16,
+        link: u64,
+        text: u64,
+        fp: Fingerprint,
+        cluster: u32,
+        status: DedupStatus,
+        by: &'static str,
+        sim: Option<f32>,
+        now: i64,
+    ) -> (Decision, Remembered) {
+        let now_min = (now.max(0) / 60) as u32;
+        let stored: Vec<u32> = fp.anchors.iter().take(self.cfg.anchors).copied().collect();
+        let rec = StoryRec {
+            id,
+            text,
+            body: fp.body,
+            cluster,
+            seen_min: now_min,
+            revision: 0,
+            feed,
+            n_anchors: stored.len() as u8,
+            live: true,
+        };
+        let slot = match self.free_stories.pop() {
+            Some(s) => {
+                self.stories[s as usize] = rec;
+                s
+            }
+            None => {
+                self.stories.push(rec);
+                (self.stories.len() - 1) as u32
+            }
+        };
+        self.ids.insert(id, slot);
+        if link != 0 {
+            self.links.entry(link).or_insert(slot);
+        }
+        let texty = fp.words >= self.cfg.min_words;
+        if texty {
+            self.texts.entry(text).or_insert(slot);
+            self.bodies.entry(fp.body).or_insert(slot);
+            // Copies do not add fingerprints: the original's already stand for the cluster.
+            if status == DedupStatus::New {
+                for a in &stored {
+                    self.anchors.entry(*a).or_insert(slot);
+                }
+            }
+        }
+        let c = &mut self.clusters[cluster as usize];
+        c.last_seen = c.last_seen.max(now);
+        if status != DedupStatus::New {
+            c.copies += 1;
+            if !c.outlets.contains(&outlet) && c.outlets.len() < MAX_OUTLETS {
+                c.outlets.push(outlet);
+            }
+        }
+        let remembered = Remembered {
+            id,
+            feed: self.names[feed as usize].clone(),
+            link,
+            text,
+            body: fp.body,
+            anchors: if status == DedupStatus::New && texty { stored } else { Vec::new() },
+            cluster: c.id,
+            revision: 0,
+            seen: now,
+            outlet: self.names[outlet as usize].clone(),
+            status,
+        };
+        let by = (!by.is_empty()).then_some(by);
+        (self.decision(status, cluster, 0, by, sim), remembered)
+    }
+
+    fn decision(
+        &self,
+        status: DedupStatus,
+        cluster: u32,
+        revision: u32,
+        matched_by: Option<&'static str>,
+        similarity: Option<f32>,
+    ) -> Decision {
+        let c = &self.clusters[cluster as usize];
+        Decision {
+            status,
+            cluster: format!("{:016x}", c.id),
+            revision,
+            matched_by,
+            similarity: similarity.map(|s| (s * 1000.0).round() / 1000.0),
+            cluster_state: ClusterState {
+                first_seen: c.first_seen,
+                last_seen: c.last_seen,
+                copies: c.copies + 1,
+                updates: c.updates,
+                outlets: c.outlets.iter().map(|o| self.names[*o as usize].clone()).collect(),
+            },
+        }
+    }
+
+    /// Rebuilds the index from changelog records (in their original order).
+    pub fn restore(&mut self, r: &Remembered) {
+        let now_min = (r.seen.max(0) / 60) as u32;
+        let outlet = self.name_id(&r.outlet);
+        let feed = self.name_id(&r.feed);
+        if let Some(&slot) = self.ids.get(&r.id) {
+            // A later duplicate or update of a story already restored.
+            let rec = &mut self.stories[slot as usize];
+            rec.seen_min = rec.seen_min.max(now_min);
+            if r.status == DedupStatus::Update {
+                rec.revision = r.revision.min(u32::from(u16::MAX)) as u16;
+                rec.text = r.text;
+                rec.body = r.body;
+                self.texts.insert(r.text, slot);
+            }
+            let c = rec.cluster as usize;
+            self.clusters[c].last_seen = self.clusters[c].last_seen.max(r.seen);
+            if r.status == DedupStatus::Update {
+                self.clusters[c].updates += 1;
+            }
+            if r.link != 0 {
+                self.links.entry(r.link).or_insert(slot);
+            }
+            return;
+        }
+        let cluster = match self.cluster_ids.get(&r.cluster) {
+            Some(&c) => c,
+            None => self.new_cluster(r.cluster, r.seen, outlet),
+        };
+        let fp = Fingerprint {
+            words: if r.body != 0 { self.cfg.min_words } else { 0 },
+            body: r.body,
+            anchors: r.anchors.clone(),
+        };
+        let status = if self.clusters[cluster as usize].id == r.id {
+            DedupStatus::New
+        } else {
+            DedupStatus::NearDuplicate
+        };
+        self.attach(r.id, feed, outlet, r.link, r.text, fp, cluster, status, "", None, r.seen);
+    }
+
+    /// Drops stories and clusters older than the window. Runs at most every window/16.
+    fn maybe_sweep(&mut self, now_min: u32) {
+        let window_min = (self.cfg.window_secs / 60).max(1) as u32;
+        let every = (window_min / 16).max(1);
+        if now_min < self.last_sweep_min + every {
+            return;
+        }
+        self.last_sweep_min = now_min;
+        let cutoff = now_min.saturating_sub(window_min);
+        let mut dead = vec![false; self.stories.len()];
+        let mut any = false;
+        for (i, s) in self.stories.iter_mut().enumerate() {
+            if s.live && s.seen_min < cutoff {
+                s.live = false;
+                dead[i] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        let keep = |slot: &mut u32| !dead[*slot as usize];
+        self.ids.retain(|_, s| keep(s));
+        self.links.retain(|_, s| keep(s));
+        self.texts.retain(|_, s| keep(s));
+        self.bodies.retain(|_, s| keep(s));
+        self.anchors.retain(|_, s| keep(s));
+        let mut cluster_live = vec![false; self.clusters.len()];
+        for (i, s) in self.stories.iter().enumerate() {
+            if dead[i] {
+                self.free_stories.push(i as u32);
+            } else if s.live {
+                cluster_live[s.cluster as usize] = true;
+            }
+        }
+        for (i, c) in self.clusters.iter_mut().enumerate() {
+            if c.live && !cluster_live[i] {
+                c.live = false;
+                c.outlets = Vec::new();
+                self.cluster_ids.remove(&c.id);
+                self.free_clusters.push(i as u32);
+            }
+        }
+    }
+
+    /// Heap bytes held by the index (slabs and maps at their capacity), for the memory
+    /// figure per story.
+    pub fn heap_bytes(&self) -> usize {
+        fn map<K, V>(m: &FastMap<K, V>) -> usize {
+            // hashbrown: one control byte per bucket plus the (K, V) slot.
+            m.capacity() * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        self.stories.capacity() * std::mem::size_of::<StoryRec>()
+            + self.clusters.capacity() * std::mem::size_of::<ClusterRec>()
+            + self.clusters.iter().map(|c| c.outlets.capacity() * 2).sum::<usize>()
+            + map(&self.ids)
+            + map(&self.links)
+            + map(&self.texts)
+            + map(&self.bodies)
+            + map(&self.anchors)
+            + map(&self.cluster_ids)
+    }
+}
+
+/// The 64-bit key of a story id: its hex value when it is one of ours, else a hash.
+pub fn story_key(id: &str) -> u64 {
+    if id.len() == 16 {
+        if let Ok(v) = u64::from_str_radix(id, 16) {
+            return v;
+        }
+    }
+    xxh3_64(id.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = "London, May 5 - US Secretary of State Antony Blinken on Wednesday met jointly \
+        with his South Korean and Japanese counterparts to discuss North Korea, bringing together \
+        the allies despite renewed rifts. Joined by aides, Blinken sat in the centre of a U-shaped \
+        table with Japanese Foreign Minister Toshimitsu Motegi and South Korean Foreign Minister \
+        Chung Eui-yong on each side in a conference room of a London hotel.";
+
+    fn input<'a>(id: &'a str, feed: &'a str, link: &'a str, title: &'a str, body: &'a str, now: i64) -> DedupInput<'a> {
+        DedupInput {
+            id,
+            feed,
+            outlet: feed,
+            canonical_link: Some(link),
+            title,
+            body,
+            now,
+        }
+    }
+
+    #[test]
+    fn new_then_duplicate_then_update() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let (a, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1000));
+        assert_eq!(a.status, DedupStatus::New);
+        assert_eq!(a.cluster, "0000000000000001");
+        let (b, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1100));
+        assert_eq!(b.status, DedupStatus::Duplicate);
+        let changed = format!("{BODY} It was the second meeting this month.");
+        let (c, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", &changed, 1200));
+        assert_eq!((c.status, c.revision, c.cluster.as_str()), (DedupStatus::Update, 1, "0000000000000001"));
+    }
+
+    #[test]
+    fn same_link_other_feed_is_duplicate() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1000));
+        let (b, _) = d.observe(&input("0000000000000002", "afp-asia", "https://a/1", "T", BODY, 1000));
+        assert_eq!((b.status, b.matched_by), (DedupStatus::Duplicate, Some("link")));
+    }
+
+    #[test]
+    fn syndicated_copy_with_boilerplate_and_truncation() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        d.observe(&input("0000000000000001", "afp", "https://a/1", "Blinken meets allies", BODY, 1000));
+        let copy = format!("0 SHARES Share Tweet {BODY} © Copyright 2021 AFP. All rights reserved.");
+        let (b, _) = d.observe(&input("0000000000000002", "digest", "https://b/x", "Allies meet in London", &copy, 2000));
+        assert_eq!(b.status, DedupStatus::NearDuplicate);
+        assert_eq!(b.cluster, "0000000000000001");
+        let cut: String = BODY.split_whitespace().take(30).collect::<Vec<_>>().join(" ");
+        let (c, _) = d.observe(&input("0000000000000003", "other", "https://c/y", "Blinken", &cut, 3000));
+        assert_eq!(c.status, DedupStatus::NearDuplicate, "{c:?}");
+        assert_eq!(c.cluster_state.copies, 3);
+        assert_eq!(c.cluster_state.outlets, ["afp", "digest", "other"]);
+    }
+
+    #[test]
+    fn template_items_of_one_feed_stay_apart() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let body = "Our pick of the most striking news photographs taken around the world this week by our photographers";
+        let (a, _) = d.observe(&input("0000000000000001", "bbc", "https://bbc/1", "Photos of the day", body, 1000));
+        let (b, _) = d.observe(&input("0000000000000002", "bbc", "https://bbc/2", "Photos of the day", body, 90_000));
+        assert_eq!((a.status, b.status), (DedupStatus::New, DedupStatus::New));
+    }
+
+    #[test]
+    fn short_texts_never_match_on_text() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        d.observe(&input("0000000000000001", "a", "https://a/1", "Morning briefing", "Top stories today", 1000));
+        let (b, _) = d.observe(&input("0000000000000002", "b", "https://b/1", "Morning briefing", "Top stories today", 1000));
+        assert_eq!(b.status, DedupStatus::New);
+    }
+
+    #[test]
+    fn different_launches_are_different_stories() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let one = "North Korea fired two short-range ballistic missiles into the East Sea on Tuesday, \
+            South Korea's Joint Chiefs of Staff said, the third launch this month. The missiles flew \
+            about 600 km at an altitude of 60 km, the JCS said, and landed outside Japan's exclusive economic zone.";
+        let two = "North Korea fired an intercontinental ballistic missile into the East Sea on Friday, \
+            South Korea's Joint Chiefs of Staff said, days after a US aircraft carrier arrived in Busan. \
+            The missile flew about 1,000 km on a lofted trajectory, reaching 6,000 km in altitude, Japan said.";
+        d.observe(&input("0000000000000001", "afp", "https://a/1", "N. Korea fires missiles", one, 1000));
+        let (b, _) = d.observe(&input("0000000000000002", "yonhap", "https://y/2", "N. Korea fires ICBM", two, 600_000));
+        assert_eq!(b.status, DedupStatus::New, "{b:?}");
+    }
+
+    #[test]
+    fn window_forgets_old_stories() {
+        let cfg = DedupConfig { window_secs: 3600, ..DedupConfig::default() };
+        let mut d = DedupIndex::new(cfg);
+        d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 0));
+        assert_eq!(d.len(), 1);
+        let (b, _) = d.observe(&input("0000000000000002", "x", "https://x/1", "U", "short", 2 * 3600));
+        assert_eq!(b.status, DedupStatus::New);
+        assert_eq!(d.len(), 1, "the old story left the window");
+        let (c, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 2 * 3600 + 60));
+        assert_eq!(c.status, DedupStatus::New);
+    }
+
+    #[test]
+    fn restore_from_changelog_remembers_everything() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let mut log = Vec::new();
+        log.push(d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1000)).1);
+        let copy = format!("Share Tweet {BODY}");
+        log.push(d.observe(&input("0000000000000002", "digest", "https://b/1", "X", &copy, 1100)).1);
+        let mut r = DedupIndex::new(DedupConfig::default());
+        for rec in &log {
+            r.restore(rec);
+        }
+        let (a, _) = r.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1200));
+        assert_eq!(a.status, DedupStatus::Duplicate);
+        let (b, _) = r.observe(&input("0000000000000003", "third", "https://c/1", "Y", BODY, 1300));
+        assert_eq!(b.status, DedupStatus::NearDuplicate);
+        assert_eq!(b.cluster, "0000000000000001");
+        assert_eq!(b.cluster_state.copies, 3);
+    }
+}

@@ -1,0 +1,586 @@
+//! The tagger: one pass of the compiled automaton over a story's headline, lead and body, then
+//! actors (with context rules), topic scores and alert conditions, each with its evidence.
+//!
+//! Pure and synchronous: a [`Taxonomy`] and a [`Doc`] in, [`Tags`] out.
+
+use super::taxonomy::{ActorKind, Cond, Scope, Signal, Target, Taxonomy};
+use super::text::{normalize, Normalized};
+use crate::story::{ActorTag, Evidence, Field, TopicTag};
+
+/// How many evidence items an actor or topic carries at most.
+const MAX_EVIDENCE: usize = 8;
+/// Without a summary, the first this-many words of the content are the lead.
+const LEAD_WORDS: u32 = 60;
+
+/// The text of a story, markup already removed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Doc<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub content: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    Headline,
+    Lead,
+    Body,
+}
+
+impl Place {
+    fn weight(self) -> f64 {
+        match self {
+            Place::Headline => 3.0,
+            Place::Lead => 2.0,
+            Place::Body => 1.0,
+        }
+    }
+
+    fn within(self, scope: Scope) -> bool {
+        match scope {
+            Scope::Anywhere => true,
+            Scope::Headline => self == Place::Headline,
+            Scope::Lead => self == Place::Lead,
+            Scope::HeadlineOrLead => self != Place::Body,
+            Scope::Body => self == Place::Body,
+        }
+    }
+}
+
+/// One match, in normalised coordinates of its field.
+#[derive(Debug, Clone, Copy)]
+struct Mention {
+    field: u8,
+    place: Place,
+    start: u32,
+    end: u32,
+    pos2: u32,
+}
+
+/// Tags of one story.
+#[derive(Debug, Clone, Default)]
+pub struct Tags {
+    pub actors: Vec<ActorTag>,
+    /// Topics at or above their threshold, highest score first.
+    pub topics: Vec<TopicTag>,
+    /// Score of every topic of the taxonomy, by index (0 when it did not match).
+    pub scores: Vec<f64>,
+    /// Alert rules whose condition holds, by index, with evidence.
+    pub alerts: Vec<(usize, Vec<Evidence>)>,
+}
+
+struct Fields<'a> {
+    texts: [&'a str; 3],
+    norms: [Normalized; 3],
+}
+
+impl Fields<'_> {
+    fn evidence(&self, m: &Mention) -> Evidence {
+        let n = &self.norms[m.field as usize];
+        let text = self.texts[m.field as usize];
+        let (s, e) = n.original_range(text, m.start as usize, m.end as usize);
+        Evidence {
+            field: match m.field {
+                0 => Field::Title,
+                1 => Field::Summary,
+                _ => Field::Content,
+            },
+            start: s,
+            end: e,
+            text: text.get(s..e).unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// Tags a story: actors, topic scores, and which alert rules' conditions hold.
+pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
+    let fields = Fields {
+        texts: [doc.title, doc.summary, doc.content],
+        norms: [normalize(doc.title), normalize(doc.summary), normalize(doc.content)],
+    };
+    // Content that repeats the summary at its start is not counted twice.
+    let skip_content = {
+        let (s, c) = (&fields.norms[1].text, &fields.norms[2].text);
+        if !s.is_empty() && c.starts_with(s.as_str()) {
+            s.len() as u32
+        } else {
+            0
+        }
+    };
+    let has_summary = !fields.norms[1].is_empty();
+
+    let mut raw: Vec<(Target, Mention)> = Vec::new();
+    for (fi, norm) in fields.norms.iter().enumerate() {
+        if norm.is_empty() {
+            continue;
+        }
+        let hay = norm.text.as_bytes();
+        for m in tax.automaton.find_overlapping_iter(&norm.text) {
+            let (s, e) = (m.start(), m.end());
+            let pat = &tax.patterns[m.pattern().as_usize()];
+            let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
+            let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
+            if !left_ok || !right_ok {
+                continue;
+            }
+            if fi == 2 && (s as u32) < skip_content {
+                continue;
+            }
+            let pos2 = norm.pos2(s);
+            let place = match fi {
+                0 => Place::Headline,
+                1 => Place::Lead,
+                _ if !has_summary && pos2 < LEAD_WORDS * 2 => Place::Lead,
+                _ => Place::Body,
+            };
+            let mention = Mention {
+                field: fi as u8,
+                place,
+                start: s as u32,
+                end: e as u32,
+                pos2,
+            };
+            for t in &pat.targets {
+                raw.push((*t, mention));
+            }
+        }
+    }
+    raw.sort_by_key(|(t, m)| (target_key(*t), m.field, m.start, m.end));
+
+    let actor_mentions = resolve_actors(&raw);
+    let term_mentions: Vec<(usize, Mention)> = raw
+        .iter()
+        .filter_map(|(t, m)| match t {
+            Target::Term(set) => Some((*set, *m)),
+            _ => None,
+        })
+        .collect();
+    let ctx = Ctx {
+        terms: &term_mentions,
+        actors: &actor_mentions,
+        scores: Vec::new(),
+    };
+
+    // Actors.
+    let mut actors = Vec::new();
+    let mut i = 0;
+    while i < actor_mentions.len() {
+        let a = actor_mentions[i].0;
+        let j = i + actor_mentions[i..].partition_point(|(x, _)| *x == a);
+        let ms = &actor_mentions[i..j];
+        let actor = &tax.actors[a];
+        actors.push(ActorTag {
+            id: actor.id.clone(),
+            name: actor.name.clone(),
+            kind: actor.kind.as_str().to_string(),
+            mentions: ms.len(),
+            evidence: ms.iter().take(MAX_EVIDENCE).map(|(_, m)| fields.evidence(m)).collect(),
+        });
+        i = j;
+    }
+    actors.sort_by(|x, y| y.mentions.cmp(&x.mentions).then_with(|| x.id.cmp(&y.id)));
+
+    // Topics.
+    let mut scores = vec![0.0; tax.topics.len()];
+    let mut topics = Vec::new();
+    for (ti, topic) in tax.topics.iter().enumerate() {
+        if let Some(set) = topic.exclude {
+            if !ctx.set(set).is_empty() {
+                continue;
+            }
+        }
+        if let Some(req) = &topic.require {
+            if !ctx.eval(req, &mut None) {
+                continue;
+            }
+        }
+        let mut raw_score = 0.0;
+        let mut evidence: Vec<Mention> = Vec::new();
+        for signal in &topic.signals {
+            let (ms, weight): (Vec<Mention>, f64) = match signal {
+                Signal::Terms { set, weight } => {
+                    (ctx.set(*set).iter().map(|(_, m)| *m).collect(), *weight)
+                }
+                Signal::Actors { actors, weight } => (
+                    actors.iter().flat_map(|a| ctx.actor(*a).iter().map(|(_, m)| *m)).collect(),
+                    *weight,
+                ),
+            };
+            for m in &ms {
+                raw_score += weight * m.place.weight();
+            }
+            evidence.extend(ms);
+        }
+        let score = round3(1.0 - (-raw_score / topic.saturation).exp());
+        scores[ti] = score;
+        if score > 0.0 && score >= topic.threshold {
+            evidence.sort_by_key(|m| (m.place, m.field, m.start));
+            evidence.dedup_by_key(|m| (m.field, m.start, m.end));
+            topics.push(TopicTag {
+                id: topic.id.clone(),
+                score,
+                evidence: evidence.iter().take(MAX_EVIDENCE).map(|m| fields.evidence(m)).collect(),
+            });
+        }
+    }
+    topics.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+
+    // Alert conditions (whether to fire is decided with the dedup status, elsewhere).
+    let ctx = Ctx { scores, ..ctx };
+    let mut alerts = Vec::new();
+    for (ri, rule) in tax.alerts.iter().enumerate() {
+        let mut ev = Some(Vec::new());
+        if ctx.eval(&rule.when, &mut ev) {
+            let mut ms = ev.unwrap_or_default();
+            ms.sort_by_key(|m| (m.field, m.start));
+            ms.dedup_by_key(|m| (m.field, m.start, m.end));
+            alerts.push((ri, ms.iter().take(MAX_EVIDENCE).map(|m| fields.evidence(m)).collect()));
+        }
+    }
+
+    Tags {
+        actors,
+        topics,
+        scores: ctx.scores,
+        alerts,
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn target_key(t: Target) -> (u8, usize) {
+    match t {
+        Target::Actor(a) => (0, a),
+        Target::ContextAlias(a) => (1, a),
+        Target::Title(a) => (2, a),
+        Target::ActorExclude(a) => (3, a),
+        Target::Term(s) => (4, s),
+    }
+}
+
+/// Applies the actor rules: exclusion phrases, context aliases (licensed by a full mention or
+/// a title right before them), and nested matches of one actor counted once.
+fn resolve_actors(raw: &[(Target, Mention)]) -> Vec<(usize, Mention)> {
+    let of = |kind: u8, a: usize| -> &[(Target, Mention)] {
+        let lo = raw.partition_point(|(t, _)| target_key(*t) < (kind, a));
+        let hi = raw.partition_point(|(t, _)| target_key(*t) <= (kind, a));
+        &raw[lo..hi]
+    };
+    let mut actor_ids: Vec<usize> = raw
+        .iter()
+        .filter_map(|(t, _)| match t {
+            Target::Actor(a) | Target::ContextAlias(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    actor_ids.sort_unstable();
+    actor_ids.dedup();
+
+    let mut out = Vec::new();
+    for a in actor_ids {
+        let excluded = of(3, a);
+        let not_excluded = |m: &Mention| {
+            !excluded
+                .iter()
+                .any(|(_, x)| x.field == m.field && x.start <= m.start && m.end <= x.end)
+        };
+        let full: Vec<Mention> = of(0, a).iter().map(|(_, m)| *m).filter(not_excluded).collect();
+        let titles = of(2, a);
+        let mut ms = full.clone();
+        for (_, m) in of(1, a) {
+            if !not_excluded(m) {
+                continue;
+            }
+            let titled = titles
+                .iter()
+                .any(|(_, t)| t.field == m.field && t.end + 1 == m.start);
+            if !full.is_empty() || titled {
+                ms.push(*m);
+            }
+        }
+        // A match inside another match of the same actor is the same mention.
+        ms.sort_by_key(|m| (m.field, m.start, std::cmp::Reverse(m.end)));
+        let mut kept: Vec<Mention> = Vec::with_capacity(ms.len());
+        for m in ms {
+            if let Some(last) = kept.last() {
+                if last.field == m.field && m.end <= last.end {
+                    continue;
+                }
+            }
+            kept.push(m);
+        }
+        out.extend(kept.into_iter().map(|m| (a, m)));
+    }
+    out
+}
+
+struct Ctx<'a> {
+    terms: &'a [(usize, Mention)],
+    actors: &'a [(usize, Mention)],
+    scores: Vec<f64>,
+}
+
+impl Ctx<'_> {
+    fn set(&self, set: usize) -> &[(usize, Mention)] {
+        let lo = self.terms.partition_point(|(s, _)| *s < set);
+        let hi = self.terms.partition_point(|(s, _)| *s <= set);
+        &self.terms[lo..hi]
+    }
+
+    fn actor(&self, actor: usize) -> &[(usize, Mention)] {
+        let lo = self.actors.partition_point(|(a, _)| *a < actor);
+        let hi = self.actors.partition_point(|(a, _)| *a <= actor);
+        &self.actors[lo..hi]
+    }
+
+    /// Evaluates a condition; when `ev` is given, collects the mentions that made it hold.
+    fn eval(&self, cond: &Cond, ev: &mut Option<Vec<Mention>>) -> bool {
+        match cond {
+            Cond::Terms { set, min, scope } => {
+                let ms: Vec<Mention> = self
+                    .set(*set)
+                    .iter()
+                    .map(|(_, m)| *m)
+                    .filter(|m| m.place.within(*scope))
+                    .collect();
+                let ok = ms.len() >= *min as usize;
+                if ok {
+                    if let Some(ev) = ev {
+                        ev.extend(ms);
+                    }
+                }
+                ok
+            }
+            Cond::Actors { actors, min, scope } => {
+                let mut distinct = 0;
+                let mut found = Vec::new();
+                for a in actors {
+                    let ms: Vec<Mention> = self
+                        .actor(*a)
+                        .iter()
+                        .map(|(_, m)| *m)
+                        .filter(|m| m.place.within(*scope))
+                        .collect();
+                    if !ms.is_empty() {
+                        distinct += 1;
+                        found.push(ms[0]);
+                    }
+                }
+                let ok = distinct >= *min as usize;
+                if ok {
+                    if let Some(ev) = ev {
+                        ev.extend(found);
+                    }
+                }
+                ok
+            }
+            Cond::Near { a, b, within, scope } => {
+                for (_, x) in self.set(*a).iter().filter(|(_, m)| m.place.within(*scope)) {
+                    for (_, y) in self.set(*b).iter().filter(|(_, m)| m.place.within(*scope)) {
+                        if x.field == y.field && x.pos2.abs_diff(y.pos2) <= within * 2 {
+                            if let Some(ev) = ev {
+                                ev.push(*x);
+                                ev.push(*y);
+                            }
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Cond::All(cs) => {
+                let mut local = ev.as_ref().map(|_| Vec::new());
+                let ok = cs.iter().all(|c| self.eval(c, &mut local));
+                if ok {
+                    if let (Some(ev), Some(l)) = (ev, local) {
+                        ev.extend(l);
+                    }
+                }
+                ok
+            }
+            Cond::Any(cs) => {
+                let mut ok = false;
+                for c in cs {
+                    if self.eval(c, ev) {
+                        ok = true;
+                    }
+                }
+                ok
+            }
+            Cond::None(cs) => !cs.iter().any(|c| self.eval(c, &mut None)),
+            Cond::Topic { topic, min_score } => {
+                let s = self.scores.get(*topic).copied().unwrap_or(0.0);
+                s > 0.0 && s >= *min_score
+            }
+        }
+    }
+}
+
+/// Counts actor tags by kind (for metrics).
+pub fn kind_of(tag: &ActorTag) -> ActorKind {
+    match tag.kind.as_str() {
+        "person" => ActorKind::Person,
+        "country" => ActorKind::Country,
+        _ => ActorKind::Organization,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TAX: &str = r#"
+version = 1
+[terms]
+missile = ["missile", "missiles", "ballistic missile", "projectile", "projectiles", "미사일", "ミサイル"]
+launch = ["fired", "fires", "launched", "launches", "발사", "発射"]
+meeting = ["met", "meeting", "talks"]
+
+[[actor]]
+id = "north-korea"
+name = "North Korea"
+kind = "country"
+aliases = ["DPRK", "Pyongyang", "North Korean", "북한", "北朝鮮"]
+
+[[actor]]
+id = "united-states"
+name = "United States"
+kind = "country"
+aliases = ["US", "U.S.", "Washington"]
+exclude = ["Washington Post"]
+
+[[actor]]
+id = "kim-jong-un"
+name = "Kim Jong Un"
+kind = "person"
+korean_name = true
+aliases = ["김정은"]
+context_aliases = ["Kim"]
+titles = ["leader", "chairman"]
+
+[[actor]]
+id = "motegi"
+name = "Toshimitsu Motegi"
+kind = "person"
+context_aliases = ["Motegi"]
+titles = ["Foreign Minister", "Mr"]
+
+[[topic]]
+id = "missile-test"
+name = "Missile test"
+threshold = 0.5
+signals = [{ terms = ["@missile"], weight = 1.0 }, { terms = ["@launch"], weight = 0.5 }]
+require = { near = [["@launch"], ["@missile"]], within = 6 }
+exclude = ["Samsung"]
+
+[[topic]]
+id = "north-korea"
+name = "North Korea"
+threshold = 0.4
+signals = [{ actors = ["north-korea", "kim-jong-un"], weight = 1.0 }]
+
+[[alert]]
+id = "nk-launch"
+name = "NK launch"
+severity = "critical"
+when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north-korea", "kim-jong-un"] }, { near = [["@launch"], ["@missile"]], within = 6, in = "headline_or_lead" } ] }
+"#;
+
+    fn tax() -> Taxonomy {
+        Taxonomy::from_toml("t.toml", TAX).unwrap()
+    }
+
+    fn title(t: &str) -> Doc<'_> {
+        Doc { title: t, ..Doc::default() }
+    }
+
+    fn ids(tags: &Tags) -> (Vec<&str>, Vec<&str>) {
+        (
+            tags.actors.iter().map(|a| a.id.as_str()).collect(),
+            tags.topics.iter().map(|t| t.id.as_str()).collect(),
+        )
+    }
+
+    #[test]
+    fn projectiles_into_the_east_sea() {
+        let t = tax();
+        let tags = tag(&t, &title("Pyongyang fired two projectiles into the East Sea"));
+        let (actors, topics) = ids(&tags);
+        assert_eq!(actors, ["north-korea"]);
+        assert!(topics.contains(&"missile-test"), "{topics:?}");
+        assert!(topics.contains(&"north-korea"));
+        assert_eq!(tags.alerts.len(), 1);
+        let ev = &tags.actors[0].evidence[0];
+        assert_eq!((ev.start, ev.end, ev.text.as_str()), (0, 9, "Pyongyang"));
+    }
+
+    #[test]
+    fn samsung_launch_is_not_a_missile_test() {
+        let tags = tag(&tax(), &title("Samsung launches a phone in South Korea"));
+        assert!(tags.topics.is_empty());
+        assert!(tags.alerts.is_empty());
+    }
+
+    #[test]
+    fn name_variants_and_context_aliases() {
+        let t = tax();
+        let tags = tag(&t, &title("Jong-un Kim's sister warns Seoul"));
+        assert_eq!(ids(&tags).0, ["kim-jong-un"]);
+        // A bare surname without a full mention or title does not count...
+        let tags = tag(&t, &title("Kim wins the golf open"));
+        assert!(tags.actors.is_empty());
+        // ...but after a title it does, and after a full mention too, once per mention.
+        let tags = tag(&t, &title("Foreign Minister Motegi arrives"));
+        assert_eq!(ids(&tags).0, ["motegi"]);
+        let doc = Doc {
+            title: "Kim Jong Un visits factory",
+            summary: "Kim praised workers.",
+            content: "",
+        };
+        let tags = tag(&t, &doc);
+        assert_eq!(tags.actors[0].mentions, 2);
+    }
+
+    #[test]
+    fn exclusion_phrases_and_word_boundaries() {
+        let t = tax();
+        assert!(tag(&t, &title("The Washington Post reports")).actors.is_empty());
+        assert_eq!(ids(&tag(&t, &title("Washington warns"))).0, ["united-states"]);
+        assert!(tag(&t, &title("USB sticks and bus stops")).actors.is_empty());
+    }
+
+    #[test]
+    fn cjk_without_spaces() {
+        let t = tax();
+        let tags = tag(&t, &title("北朝鮮が弾道ミサイルを発射"));
+        let (actors, topics) = ids(&tags);
+        assert_eq!(actors, ["north-korea"]);
+        assert!(topics.contains(&"missile-test"));
+        let tags = tag(&t, &title("북한, 동해상으로 탄도미사일 발사"));
+        assert!(ids(&tags).1.contains(&"missile-test"));
+        assert_eq!(tags.alerts.len(), 1);
+    }
+
+    #[test]
+    fn passing_mention_scores_low_headline_scores_high() {
+        let t = tax();
+        let lead = "Nikkei futures slipped on Monday as investors weighed earnings from exporters. ".repeat(6);
+        let body = format!("{lead}Traders cited many factors, including North Korea, the yen and oil.");
+        let tags = tag(&t, &Doc { title: "Nikkei futures slip", summary: "", content: &body });
+        assert!(!ids(&tags).1.contains(&"north-korea"));
+        let tags = tag(&t, &title("North Korea warns of retaliation"));
+        assert!(ids(&tags).1.contains(&"north-korea"));
+    }
+
+    #[test]
+    fn evidence_points_into_the_original_text() {
+        let t = tax();
+        let doc = Doc { title: "x", summary: "Le chef <Kim Jong-Un>, dit-on", content: "" };
+        let tags = tag(&t, &doc);
+        let ev = &tags.actors[0].evidence[0];
+        assert_eq!(&doc.summary[ev.start..ev.end], "Kim Jong-Un");
+        assert_eq!(ev.field, Field::Summary);
+    }
+}

@@ -1,0 +1,356 @@
+//! The fetch stage: one task per feed, polite polling (conditional GET, per-host and global
+//! limits, backoff with jitter), feed-rs parsing, and publication of new or changed items to
+//! the raw topic, each acknowledged by the broker before the item counts as seen.
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use rdkafka::producer::FutureProducer;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::config::{Config, FeedConfig};
+use crate::feed::{parse_document, Source};
+use crate::kafka::{self, Role, StatsContext};
+use crate::observe::metrics as m;
+use crate::story::RawStory;
+use http::{Limits, Outcome, PollError, Validators};
+
+/// Health of one feed, for `/feeds` and metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeedStatus {
+    pub id: String,
+    pub url: String,
+    pub state: &'static str,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_kind: Option<&'static str>,
+    pub consecutive_failures: u32,
+    pub next_poll: Option<DateTime<Utc>>,
+    pub items_published: u64,
+}
+
+/// Shared view of every feed's status.
+pub type StatusBoard = Arc<Mutex<HashMap<String, FeedStatus>>>;
+
+/// What a feed task remembers between polls.
+#[derive(Debug, Default)]
+struct FeedMemory {
+    validators: Validators,
+    /// Story id → hash of its text: unchanged items are not republished.
+    seen: HashMap<String, u64>,
+    /// Hash of canonical link + title → story id, for feeds that rewrite guids every poll.
+    seen_links: HashMap<u64, String>,
+    interval: Duration,
+}
+
+/// Runs every enabled feed of `cfg` until `stop` is cancelled.
+pub async fn run(
+    cfg: Arc<Config>,
+    producer: FutureProducer<StatsContext>,
+    board: StatusBoard,
+    stop: CancellationToken,
+) {
+    let client = http::client(
+        &cfg.user_agent(),
+        Duration::from_secs(cfg.fetch.connect_timeout_secs),
+        Duration::from_secs(cfg.fetch.timeout_secs),
+    );
+    let global = Arc::new(Semaphore::new(cfg.fetch.concurrency));
+    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for feed in cfg.feeds() {
+        let host = url::Url::parse(&feed.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let per_host = hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(cfg.fetch.per_host)))
+            .clone();
+        let task = FeedTask {
+            cfg: cfg.clone(),
+            feed: feed.clone(),
+            client: client.clone(),
+            producer: producer.clone(),
+            global: global.clone(),
+            per_host,
+            board: board.clone(),
+            stop: stop.clone(),
+        };
+        tasks.spawn(task.run());
+    }
+    let gauges = tokio::spawn(update_gauges(board.clone(), stop.clone()));
+    while tasks.join_next().await.is_some() {}
+    gauges.abort();
+}
+
+async fn update_gauges(board: StatusBoard, stop: CancellationToken) {
+    loop {
+        let mut counts: HashMap<&'static str, usize> = HashMap::new();
+        if let Ok(b) = board.lock() {
+            for s in b.values() {
+                *counts.entry(s.state).or_default() += 1;
+            }
+        }
+        for state in ["healthy", "failing", "disabled"] {
+            metrics::gauge!(m::FEEDS, "state" => state).set(*counts.get(state).unwrap_or(&0) as f64);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
+
+struct FeedTask {
+    cfg: Arc<Config>,
+    feed: FeedConfig,
+    client: reqwest::Client,
+    producer: FutureProducer<StatsContext>,
+    global: Arc<Semaphore>,
+    per_host: Arc<Semaphore>,
+    board: StatusBoard,
+    stop: CancellationToken,
+}
+
+impl FeedTask {
+    fn base_interval(&self) -> Duration {
+        let f = &self.cfg.fetch;
+        let secs = self
+            .feed
+            .interval_secs
+            .unwrap_or(f.default_interval_secs)
+            .clamp(f.min_interval_secs.min(self.feed.interval_secs.unwrap_or(u64::MAX)), f.max_interval_secs);
+        Duration::from_secs(secs.max(1))
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in &self.feed.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+                h.insert(k, v);
+            }
+        }
+        h
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut FeedStatus)) {
+        if let Ok(mut b) = self.board.lock() {
+            let s = b.entry(self.feed.id.clone()).or_insert_with(|| FeedStatus {
+                id: self.feed.id.clone(),
+                url: self.feed.url.clone(),
+                state: "healthy",
+                ..Default::default()
+            });
+            f(s);
+        }
+    }
+
+    async fn run(mut self) {
+        let mut mem = FeedMemory {
+            interval: self.base_interval(),
+            ..Default::default()
+        };
+        let headers = self.headers();
+        let limits = Limits {
+            max_body_bytes: self.cfg.fetch.max_body_bytes,
+            max_redirects: self.cfg.fetch.max_redirects,
+        };
+        self.set_status(|_| {});
+        // First polls are spread over a few seconds so a restart does not burst.
+        let mut wait = Duration::from_millis(rand::rng().random_range(0..1000));
+        let mut failures: u32 = 0;
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let started = Instant::now();
+            let result = {
+                let Ok(_g) = self.global.acquire().await else { return };
+                let Ok(_h) = self.per_host.acquire().await else { return };
+                http::poll(&self.client, &self.feed.url, &mem.validators, &headers, &limits).await
+            };
+            let hint: Option<u64>;
+            match result {
+                Ok(Outcome::NotModified { fresh_for }) => {
+                    metrics::counter!(m::FETCH_REQUESTS, "outcome" => "not_modified", "status_class" => "3xx").increment(1);
+                    metrics::counter!(m::FETCH_NOT_MODIFIED).increment(1);
+                    metrics::histogram!(m::FETCH_DURATION, "outcome" => "not_modified").record(started.elapsed().as_secs_f64());
+                    failures = 0;
+                    hint = fresh_for;
+                    self.set_status(|s| {
+                        s.state = "healthy";
+                        s.last_success = Some(Utc::now());
+                        s.consecutive_failures = 0;
+                    });
+                }
+                Ok(Outcome::Fetched { body, status, validators, charset, moved_to, fresh_for }) => {
+                    metrics::counter!(m::FETCH_BYTES).increment(body.len() as u64);
+                    hint = fresh_for;
+                    if let Some(new_url) = moved_to {
+                        tracing::warn!(feed = %self.feed.id, from = %self.feed.url, to = %new_url, "feed moved permanently; polling the new URL");
+                        self.feed.url = new_url.clone();
+                        self.set_status(|s| s.url = new_url);
+                    }
+                    let fetched_at = Utc::now();
+                    let parsed = parse_document(
+                        &body,
+                        &Source {
+                            feed: &self.feed.id,
+                            outlet: self.feed.outlet(),
+                            url: Some(&self.feed.url),
+                            charset: charset.as_deref(),
+                            fetched_at,
+                        },
+                    );
+                    match parsed {
+                        Ok(stories) => {
+                            metrics::counter!(m::FETCH_REQUESTS, "outcome" => "ok", "status_class" => class(status)).increment(1);
+                            metrics::counter!(m::FETCH_ITEMS).increment(stories.len() as u64);
+                            match self.publish_new(&mut mem, stories).await {
+                                Ok(n) => {
+                                    mem.validators = validators;
+                                    failures = 0;
+                                    self.set_status(|s| {
+                                        s.state = "healthy";
+                                        s.last_success = Some(fetched_at);
+                                        s.consecutive_failures = 0;
+                                        s.items_published += n as u64;
+                                    });
+                                }
+                                Err(e) => {
+                                    // Not marked seen: the next poll publishes them again.
+                                    tracing::error!(feed = %self.feed.id, error = %e, "could not publish stories; will retry");
+                                    failures += 1;
+                                }
+                            }
+                            metrics::histogram!(m::FETCH_DURATION, "outcome" => "ok").record(started.elapsed().as_secs_f64());
+                        }
+                        Err(e) => {
+                            let err = PollError {
+                                kind: "parse",
+                                status: Some(status),
+                                message: e.to_string(),
+                                retry_after: None,
+                                gone: false,
+                            };
+                            failures += 1;
+                            self.record_error(&err, failures, started);
+                        }
+                    }
+                }
+                Err(err) => {
+                    failures += 1;
+                    hint = err.retry_after;
+                    self.record_error(&err, failures, started);
+                    if err.gone {
+                        tracing::error!(feed = %self.feed.id, url = %self.feed.url, "feed is gone (HTTP 410); disabled until the config changes");
+                        self.set_status(|s| s.state = "disabled");
+                        self.stop.cancelled().await;
+                        return;
+                    }
+                }
+            }
+            wait = self.next_wait(failures, hint, &mut mem);
+            let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            self.set_status(|s| s.next_poll = Some(next));
+        }
+    }
+
+    fn record_error(&self, err: &PollError, failures: u32, started: Instant) {
+        let status_class = err.status.map_or("none", class);
+        metrics::counter!(m::FETCH_REQUESTS, "outcome" => "error", "status_class" => status_class).increment(1);
+        metrics::counter!(m::FETCH_ERRORS, "kind" => err.kind).increment(1);
+        metrics::histogram!(m::FETCH_DURATION, "outcome" => "error").record(started.elapsed().as_secs_f64());
+        tracing::warn!(feed = %self.feed.id, url = %self.feed.url, kind = err.kind, failures, error = %err, "poll failed");
+        let (kind, message) = (err.kind, err.message.clone());
+        self.set_status(|s| {
+            s.state = "failing";
+            s.last_error = Some(message);
+            s.last_error_kind = Some(kind);
+            s.consecutive_failures = failures;
+        });
+    }
+
+    /// Next wait: the base interval (or the server's freshness hint, within bounds), doubled
+    /// per consecutive failure up to the ceiling, with ±10 % jitter.
+    fn next_wait(&self, failures: u32, hint: Option<u64>, mem: &mut FeedMemory) -> Duration {
+        let f = &self.cfg.fetch;
+        let base = self.base_interval();
+        let mut secs = base.as_secs_f64();
+        if let Some(h) = hint {
+            secs = secs.max((h as f64).min(f.max_interval_secs as f64));
+        }
+        if failures > 0 {
+            let factor = 2f64.powi(failures.min(16) as i32);
+            secs = (secs * factor).min(f.max_interval_secs as f64).max(secs);
+        }
+        let jitter = rand::rng().random_range(0.9..1.1);
+        mem.interval = Duration::from_secs_f64(secs);
+        Duration::from_secs_f64((secs * jitter).max(0.05))
+    }
+
+    /// Publishes items not seen before (or changed) and waits for the broker's
+    /// acknowledgements; only then are they remembered as seen.
+    async fn publish_new(&self, mem: &mut FeedMemory, stories: Vec<RawStory>) -> Result<usize, rdkafka::error::KafkaError> {
+        let topic = &self.cfg.kafka.topics.raw;
+        let mut sent = Vec::new();
+        let mut present = Vec::with_capacity(stories.len());
+        for story in &stories {
+            let text_hash = xxh3_64(format!("{}\u{1f}{}\u{1f}{}", story.title, story.summary, story.content).as_bytes());
+            let link_key = story
+                .canonical_link
+                .as_ref()
+                .map(|l| xxh3_64(format!("{l}\u{1f}{}", story.title).as_bytes()));
+            present.push(story.id.clone());
+            if mem.seen.get(&story.id) == Some(&text_hash) {
+                continue;
+            }
+            // A feed that rewrites guids: same link and title under a new id is not new.
+            if let Some(k) = link_key {
+                if let Some(old) = mem.seen_links.get(&k) {
+                    if old != &story.id && mem.seen.contains_key(old) {
+                        present.push(old.clone());
+                        continue;
+                    }
+                }
+            }
+            let payload = serde_json::to_vec(story).unwrap_or_default();
+            kafka::send(&self.producer, topic, Role::Raw, &story.id, &payload, None).await?;
+            metrics::counter!(m::FETCH_PUBLISHED).increment(1);
+            sent.push((story.id.clone(), text_hash, link_key));
+        }
+        let n = sent.len();
+        for (id, h, k) in sent {
+            if let Some(k) = k {
+                mem.seen_links.insert(k, id.clone());
+            }
+            mem.seen.insert(id, h);
+        }
+        // Forget items that left the document, so memory follows the feed's size.
+        let keep: std::collections::HashSet<&String> = present.iter().collect();
+        mem.seen.retain(|id, _| keep.contains(id));
+        mem.seen_links.retain(|_, id| keep.contains(id));
+        Ok(n)
+    }
+}
+
+fn class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "none",
+    }
+}

@@ -1,0 +1,217 @@
+//! The Kafka edge: client configuration, the producer (acks=all, idempotent, explicit flush),
+//! the consumer (offsets stored only after delivery), topic creation, and the embedded broker.
+
+pub mod embedded;
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::statistics::Statistics;
+
+use crate::config::KafkaConfig;
+use crate::observe::metrics as m;
+
+/// Errors at the Kafka edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("cannot create topic {topic}: {reason}")]
+    CreateTopic { topic: String, reason: String },
+    #[error("embedded broker: {0}")]
+    Embedded(String),
+}
+
+/// The role of a topic, used as the bounded `topic` metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Raw,
+    Enriched,
+    Alerts,
+    Deadletter,
+    Clusters,
+    Route,
+    State,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Raw => "raw",
+            Role::Enriched => "enriched",
+            Role::Alerts => "alerts",
+            Role::Deadletter => "deadletter",
+            Role::Clusters => "clusters",
+            Role::Route => "route",
+            Role::State => "state",
+        }
+    }
+}
+
+/// Client context turning librdkafka statistics into metrics (queue depth, consumer lag).
+#[derive(Clone, Default)]
+pub struct StatsContext;
+
+impl ClientContext for StatsContext {
+    fn stats(&self, stats: Statistics) {
+        if stats.client_type == "producer" {
+            metrics::gauge!(m::KAFKA_QUEUE).set(stats.msg_cnt as f64);
+        } else {
+            let lag: i64 = stats
+                .topics
+                .values()
+                .flat_map(|t| t.partitions.values())
+                .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
+                .map(|p| p.consumer_lag)
+                .sum();
+            metrics::gauge!(m::KAFKA_LAG).set(lag as f64);
+        }
+    }
+}
+
+impl ConsumerContext for StatsContext {}
+
+/// Base client configuration: bootstrap servers, client id, statistics, pass-through
+/// properties (TLS, SASL, tuning) last so they win.
+pub fn client_config(cfg: &KafkaConfig, brokers: &str, role: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("client.id", format!("{}-{role}", cfg.client_id))
+        .set("statistics.interval.ms", "5000");
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The producer: acks=all, idempotence on; deliveries are awaited by the callers.
+pub fn producer(cfg: &KafkaConfig, brokers: &str, role: &str) -> Result<FutureProducer<StatsContext>, Error> {
+    let mut c = client_config(cfg, brokers, role);
+    c.set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("message.timeout.ms", "300000");
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    Ok(c.create_with_context(StatsContext)?)
+}
+
+/// A group consumer that stores offsets only when told (at-least-once).
+pub fn consumer(
+    cfg: &KafkaConfig,
+    brokers: &str,
+    group: &str,
+) -> Result<StreamConsumer<StatsContext>, Error> {
+    let mut c = client_config(cfg, brokers, "process");
+    c.set("group.id", group)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("partition.assignment.strategy", "cooperative-sticky");
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    Ok(c.create_with_context(StatsContext)?)
+}
+
+/// A consumer outside any group, for reading whole topics (state restore, `tail`).
+pub fn reader(cfg: &KafkaConfig, brokers: &str, role: &str) -> Result<StreamConsumer<StatsContext>, Error> {
+    let mut c = client_config(cfg, brokers, role);
+    c.set("group.id", format!("{}-{role}-reader", cfg.client_id))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    Ok(c.create_with_context(StatsContext)?)
+}
+
+/// The topics wirewatch uses: (name, compacted).
+pub fn topic_list(cfg: &KafkaConfig) -> Vec<(String, bool)> {
+    let t = &cfg.topics;
+    let mut out = vec![
+        (t.raw.clone(), false),
+        (t.enriched.clone(), false),
+        (t.alerts.clone(), false),
+        (t.deadletter.clone(), false),
+        (t.clusters.clone(), true),
+        (t.dedup_state.clone(), true),
+    ];
+    for r in &cfg.routes {
+        if !out.iter().any(|(n, _)| *n == r.to) {
+            out.push((r.to.clone(), false));
+        }
+    }
+    out
+}
+
+/// Creates missing topics through the admin API (real brokers; the embedded one creates its
+/// own). Topics that already exist are fine.
+pub async fn create_topics(cfg: &KafkaConfig, brokers: &str) -> Result<(), Error> {
+    let admin: AdminClient<DefaultClientContext> = client_config(cfg, brokers, "admin").create()?;
+    let topics = topic_list(cfg);
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, compacted)| {
+            let t = NewTopic::new(name, cfg.partitions, TopicReplication::Fixed(-1));
+            if *compacted {
+                t.set("cleanup.policy", "compact")
+            } else {
+                t
+            }
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in admin.create_topics(new.iter(), &opts).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(Error::CreateTopic {
+                    topic,
+                    reason: code.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends one message and waits for the broker's acknowledgement, counting the outcome.
+pub async fn send(
+    producer: &FutureProducer<StatsContext>,
+    topic: &str,
+    role: Role,
+    key: &str,
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+) -> Result<(), KafkaError> {
+    let mut record = FutureRecord::to(topic).key(key).payload(payload);
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    match producer.send(record, Duration::from_secs(0)).await {
+        Ok(_) => {
+            metrics::counter!(m::KAFKA_PRODUCED, "topic" => role.label()).increment(1);
+            Ok(())
+        }
+        Err((e, _)) => {
+            metrics::counter!(m::KAFKA_PRODUCE_ERRORS, "topic" => role.label()).increment(1);
+            Err(e)
+        }
+    }
+}
+
+/// Flushes the producer, reporting what could not be delivered in time.
+pub fn flush(producer: &FutureProducer<StatsContext>, timeout: Duration) -> Result<(), KafkaError> {
+    producer.flush(timeout)
+}

@@ -1,0 +1,343 @@
+//! The process stage: consume `news.raw` in a consumer group, run the core, produce enriched
+//! events, routes, alerts, cluster updates and the dedup changelog, and store each offset only
+//! after everything it produced is acknowledged (at-least-once, no duplicates as `new`: the
+//! changelog restores dedup state after a crash).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::stream::{FuturesOrdered, StreamExt};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::core::dedup::Remembered;
+use crate::core::pipeline::{Output, Processor};
+use crate::core::taxonomy::Taxonomy;
+use crate::kafka::{self, Role, StatsContext};
+use crate::observe::metrics as m;
+use crate::observe::server::Readiness;
+use crate::story::{AlertEvent, DedupStatus, RawStory, SCHEMA_VERSION};
+
+/// Most messages whose productions are awaited at once.
+const MAX_IN_FLIGHT: usize = 512;
+
+/// Errors that stop the process stage.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Kafka(#[from] kafka::Error),
+    #[error("kafka: {0}")]
+    Client(#[from] rdkafka::error::KafkaError),
+    #[error("delivery of the output of {topic}/{partition}@{offset} failed: {error}")]
+    Delivery {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        error: rdkafka::error::KafkaError,
+    },
+}
+
+/// Counts of one run, for logs and tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcessReport {
+    pub consumed: u64,
+    pub published: u64,
+    pub deadlettered: u64,
+    pub restored: u64,
+}
+
+/// Why a raw message could not be processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poison {
+    Empty,
+    TooLarge,
+    InvalidJson,
+    InvalidSchema,
+}
+
+impl Poison {
+    pub fn label(self) -> &'static str {
+        match self {
+            Poison::Empty => "invalid_json",
+            Poison::TooLarge => "too_large",
+            Poison::InvalidJson => "invalid_json",
+            Poison::InvalidSchema => "invalid_schema",
+        }
+    }
+}
+
+/// Decodes a raw message, or says why it is poison (with a human-readable reason).
+pub fn decode(payload: Option<&[u8]>, max: usize) -> Result<RawStory, (Poison, String)> {
+    let Some(bytes) = payload else {
+        return Err((Poison::Empty, "message has no payload".into()));
+    };
+    if bytes.len() > max {
+        return Err((Poison::TooLarge, format!("{} bytes is over the {max} byte limit", bytes.len())));
+    }
+    match serde_json::from_slice::<RawStory>(bytes) {
+        Ok(s) if s.schema_version == SCHEMA_VERSION => Ok(s),
+        Ok(s) => Err((Poison::InvalidSchema, format!("schema_version {} is not {SCHEMA_VERSION}", s.schema_version))),
+        Err(e) => {
+            if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
+                Err((Poison::InvalidSchema, format!("not a raw story: {e}")))
+            } else {
+                Err((Poison::InvalidJson, format!("not JSON: {e}")))
+            }
+        }
+    }
+}
+
+/// Reads the whole dedup changelog (to the high watermarks) into the processor.
+pub async fn restore_state(
+    cfg: &Config,
+    brokers: &str,
+    processor: &mut Processor,
+) -> Result<u64, ProcessError> {
+    let topic = &cfg.kafka.topics.dedup_state;
+    let reader = kafka::reader(&cfg.kafka, brokers, "restore")?;
+    let metadata = reader.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (lo, hi) = reader.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+            if hi > lo {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+                ends.push((p.id(), hi));
+            }
+        }
+    }
+    if ends.is_empty() {
+        return Ok(0);
+    }
+    reader.assign(&tpl)?;
+    let mut restored = 0;
+    let mut remaining: std::collections::HashMap<i32, i64> = ends.into_iter().collect();
+    while !remaining.is_empty() {
+        let msg = match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {
+            Ok(Ok(msg)) => msg,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                tracing::warn!(missing = remaining.len(), "dedup changelog restore timed out; continuing with what was read");
+                break;
+            }
+        };
+        if let Some(Ok(rec)) = msg.payload().map(serde_json::from_slice::<Remembered>) {
+            processor.restore(&rec);
+            restored += 1;
+        }
+        if let Some(end) = remaining.get(&msg.partition()) {
+            if msg.offset() + 1 >= *end {
+                remaining.remove(&msg.partition());
+            }
+        }
+    }
+    Ok(restored)
+}
+
+/// Runs the process stage until `stop`; then drains, flushes and commits.
+pub async fn run(
+    cfg: Arc<Config>,
+    brokers: String,
+    mut taxonomy: watch::Receiver<Arc<Taxonomy>>,
+    alerts_out: Option<mpsc::Sender<AlertEvent>>,
+    ready: Readiness,
+    stop: CancellationToken,
+) -> Result<ProcessReport, ProcessError> {
+    let tax = taxonomy.borrow_and_update().clone();
+    let mut processor = Processor::new(tax, cfg.processor.dedup.clone(), cfg.kafka.routes.clone());
+    let mut report = ProcessReport {
+        restored: restore_state(&cfg, &brokers, &mut processor).await?,
+        ..Default::default()
+    };
+    if report.restored > 0 {
+        tracing::info!(records = report.restored, "dedup state restored from the changelog");
+    }
+    let producer = kafka::producer(&cfg.kafka, &brokers, "process")?;
+    let consumer = kafka::consumer(&cfg.kafka, &brokers, &cfg.kafka.group_id)?;
+    consumer.subscribe(&[cfg.kafka.topics.raw.as_str()])?;
+    ready.set(true);
+
+    let mut in_flight = FuturesOrdered::new();
+    let result = loop {
+        if taxonomy.has_changed().unwrap_or(false) {
+            let t = taxonomy.borrow_and_update().clone();
+            processor.set_taxonomy(t);
+            tracing::info!("process: now tagging with the reloaded taxonomy");
+        }
+        tokio::select! {
+            biased;
+            done = in_flight.next(), if !in_flight.is_empty() => {
+                if let Err(e) = finish(&consumer, done) {
+                    break Err(e);
+                }
+            }
+            _ = stop.cancelled() => break Ok(()),
+            msg = consumer.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+                let msg = match msg {
+                    Ok(msg) => msg,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "consumer error");
+                        continue;
+                    }
+                };
+                report.consumed += 1;
+                metrics::counter!(m::CONSUMED).increment(1);
+                let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
+                let deliveries = match decode(msg.payload(), cfg.processor.max_message_bytes) {
+                    Err((poison, reason)) => {
+                        report.deadlettered += 1;
+                        metrics::counter!(m::DEADLETTER, "reason" => poison.label()).increment(1);
+                        tracing::warn!(topic = %topic, partition, offset, reason = %reason, "raw message sent to the dead-letter topic");
+                        deadletter(&cfg, &producer, &msg, poison, &reason)
+                    }
+                    Ok(story) => {
+                        let started = Instant::now();
+                        let out = processor.process(&story, Utc::now());
+                        observe(&out, started);
+                        metrics::gauge!(m::DEDUP_WINDOW).set(processor.dedup().len() as f64);
+                        if out.publish() {
+                            report.published += 1;
+                        }
+                        if let (Some(tx), false) = (&alerts_out, out.alerts.is_empty()) {
+                            for a in &out.alerts {
+                                if tx.try_send(a.clone()).is_err() {
+                                    tracing::warn!(rule = %a.rule, "alert notification queue full; notification skipped (the alert is on the alerts topic)");
+                                }
+                            }
+                        }
+                        produce_output(&cfg, &producer, out)
+                    }
+                };
+                in_flight.push_back(async move {
+                    let r = futures::future::try_join_all(deliveries).await;
+                    (topic, partition, offset, r.map(|_| ()))
+                });
+            }
+        }
+    };
+    ready.set(false);
+    // Drain: everything already consumed is delivered and its offset stored.
+    let mut drained = result;
+    while let Some(done) = in_flight.next().await {
+        if let Err(e) = finish(&consumer, Some(done)) {
+            drained = drained.and(Err(e));
+        }
+    }
+    if let Err(e) = kafka::flush(&producer, Duration::from_secs(cfg.shutdown.deadline_secs)) {
+        tracing::error!(error = %e, "producer flush failed");
+    }
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        // Nothing consumed yet: nothing to commit.
+        Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
+    }
+    drained.map(|()| report)
+}
+
+type Delivered = (String, i32, i64, Result<(), rdkafka::error::KafkaError>);
+
+fn finish(consumer: &StreamConsumer<StatsContext>, done: Option<Delivered>) -> Result<(), ProcessError> {
+    let Some((topic, partition, offset, result)) = done else {
+        return Ok(());
+    };
+    match result {
+        Ok(()) => {
+            if let Err(e) = consumer.store_offset(&topic, partition, offset) {
+                // The partition was revoked meanwhile: its new owner reprocesses the message,
+                // and dedup state makes that a duplicate, not a new story.
+                tracing::debug!(error = %e, topic = %topic, partition, offset, "offset not stored");
+            }
+            Ok(())
+        }
+        Err(error) => Err(ProcessError::Delivery {
+            topic,
+            partition,
+            offset,
+            error,
+        }),
+    }
+}
+
+type Delivery = futures::future::BoxFuture<'static, Result<(), rdkafka::error::KafkaError>>;
+
+fn send_owned(producer: &FutureProducer<StatsContext>, topic: String, role: Role, key: String, payload: Vec<u8>, headers: Option<OwnedHeaders>) -> Delivery {
+    let producer = producer.clone();
+    Box::pin(async move { kafka::send(&producer, &topic, role, &key, &payload, headers).await })
+}
+
+fn produce_output(cfg: &Config, producer: &FutureProducer<StatsContext>, out: Output) -> Vec<Delivery> {
+    let t = &cfg.kafka.topics;
+    let mut d = Vec::new();
+    // The changelog first: once anything else is acknowledged, the story is remembered.
+    let key = out.event.id.clone();
+    if let Ok(state) = serde_json::to_vec(&out.remembered) {
+        d.push(send_owned(producer, t.dedup_state.clone(), Role::State, key.clone(), state, None));
+    }
+    if !out.publish() {
+        return d;
+    }
+    if let Ok(event) = serde_json::to_vec(&out.event) {
+        for route in &out.event.routes {
+            d.push(send_owned(producer, route.clone(), Role::Route, key.clone(), event.clone(), None));
+        }
+        d.push(send_owned(producer, t.enriched.clone(), Role::Enriched, key.clone(), event, None));
+    }
+    for alert in &out.alerts {
+        if let Ok(a) = serde_json::to_vec(alert) {
+            d.push(send_owned(producer, t.alerts.clone(), Role::Alerts, key.clone(), a, None));
+        }
+    }
+    if let Ok(c) = serde_json::to_vec(&out.cluster) {
+        d.push(send_owned(producer, t.clusters.clone(), Role::Clusters, out.cluster.cluster.clone(), c, None));
+    }
+    d
+}
+
+fn deadletter<M: Message>(cfg: &Config, producer: &FutureProducer<StatsContext>, msg: &M, poison: Poison, reason: &str) -> Vec<Delivery> {
+    let headers = OwnedHeaders::new()
+        .insert(Header { key: "reason", value: Some(reason) })
+        .insert(Header { key: "reason_kind", value: Some(poison.label()) })
+        .insert(Header { key: "source_topic", value: Some(msg.topic()) })
+        .insert(Header { key: "source_partition", value: Some(&msg.partition().to_string()) })
+        .insert(Header { key: "source_offset", value: Some(&msg.offset().to_string()) });
+    // Keep the payload (capped at the limit) so nothing is lost.
+    let payload = msg.payload().unwrap_or_default();
+    let payload = payload[..payload.len().min(cfg.processor.max_message_bytes)].to_vec();
+    let key = msg.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
+    vec![send_owned(producer, cfg.kafka.topics.deadletter.clone(), Role::Deadletter, key, payload, Some(headers))]
+}
+
+/// Metrics of one processed story.
+pub fn observe(out: &Output, started: Instant) {
+    let e = &out.event;
+    metrics::histogram!(m::PROCESS_DURATION).record(started.elapsed().as_secs_f64());
+    metrics::counter!(m::DEDUP, "status" => e.dedup.status.as_str()).increment(1);
+    let kind = match e.dedup.status {
+        DedupStatus::New => "unique",
+        DedupStatus::NearDuplicate => "copy",
+        _ => return,
+    };
+    metrics::counter!(m::OUTLET_STORIES, "outlet" => e.outlet.clone(), "kind" => kind).increment(1);
+    for t in &e.topics {
+        metrics::counter!(m::TOPIC_STORIES, "topic" => t.id.clone(), "kind" => kind).increment(1);
+    }
+    for a in &e.actors {
+        metrics::counter!(m::ACTOR_MENTIONS, "kind" => a.kind.clone()).increment(1);
+    }
+    for a in &out.alerts {
+        metrics::counter!(m::ALERTS, "rule" => a.rule.clone(), "severity" => a.severity.clone()).increment(1);
+    }
+    let now = Utc::now();
+    if let Some(p) = e.published_at {
+        metrics::histogram!(m::END_TO_END, "from" => "published").record((now - p).num_milliseconds().max(0) as f64 / 1000.0);
+    }
+    metrics::histogram!(m::END_TO_END, "from" => "fetched").record((now - e.fetched_at).num_milliseconds().max(0) as f64 / 1000.0);
+}
