@@ -25,9 +25,18 @@ pub struct Stages {
 }
 
 impl Stages {
-    pub const ALL: Stages = Stages { fetch: true, process: true };
-    pub const FETCH: Stages = Stages { fetch: true, process: false };
-    pub const PROCESS: Stages = Stages { fetch: false, process: true };
+    pub const ALL: Stages = Stages {
+        fetch: true,
+        process: true,
+    };
+    pub const FETCH: Stages = Stages {
+        fetch: true,
+        process: false,
+    };
+    pub const PROCESS: Stages = Stages {
+        fetch: false,
+        process: true,
+    };
 }
 
 /// A started pipeline.
@@ -53,7 +62,11 @@ pub fn load_taxonomy(path: &Path) -> anyhow::Result<Taxonomy> {
 
 impl App {
     /// Starts the stages of `cfg` (environment overrides already applied).
-    pub async fn start(cfg: Config, stages: Stages, stop: CancellationToken) -> anyhow::Result<App> {
+    pub async fn start(
+        cfg: Config,
+        stages: Stages,
+        stop: CancellationToken,
+    ) -> anyhow::Result<App> {
         let cfg = Arc::new(cfg);
         let handle = m::install();
         let taxonomy = if stages.process {
@@ -76,10 +89,14 @@ impl App {
 
         let ready = server::Readiness::default();
         let server_stop = CancellationToken::new();
-        let (metrics_addr, server) =
-            server::serve(&cfg.metrics.listen, handle, ready.clone(), server_stop.clone())
-                .await
-                .map_err(|e| anyhow::anyhow!("metrics server on {}: {e}", cfg.metrics.listen))?;
+        let (metrics_addr, server) = server::serve(
+            &cfg.metrics.listen,
+            handle,
+            ready.clone(),
+            server_stop.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("metrics server on {}: {e}", cfg.metrics.listen))?;
 
         let board = StatusBoard::default();
         let stages_task = {
@@ -87,7 +104,9 @@ impl App {
             let brokers = brokers.clone();
             let stop = stop.clone();
             let board = board.clone();
-            tokio::spawn(async move { run_stages(cfg, stages, brokers, taxonomy, board, ready, stop).await })
+            tokio::spawn(async move {
+                run_stages(cfg, stages, brokers, taxonomy, board, ready, stop).await
+            })
         };
         Ok(App {
             brokers,
@@ -137,14 +156,22 @@ async fn run_stages(
         let fs = fetch_stop.clone();
         let board = board.clone();
         let p = producer.clone();
-        Some((tokio::spawn(async move { fetch::run(cfg, p, board, fs).await }), producer))
+        Some((
+            tokio::spawn(async move { fetch::run(cfg, p, board, fs).await }),
+            producer,
+        ))
     } else {
         None
     };
     let process_stop = CancellationToken::new();
     let processor = if let Some(tax) = taxonomy {
         let (tax_tx, tax_rx) = watch::channel(Arc::new(tax));
-        tokio::spawn(watch_taxonomy(cfg.taxonomy_path(), cfg.taxonomy.watch_secs, tax_tx, stop.clone()));
+        tokio::spawn(watch_taxonomy(
+            cfg.taxonomy_path(),
+            cfg.taxonomy.watch_secs,
+            tax_tx,
+            stop.clone(),
+        ));
         let alerts_tx = cfg.alerts.webhook.clone().map(|w| {
             let (tx, rx) = mpsc::channel(1024);
             tokio::spawn(crate::notify::run(w, rx));
@@ -196,12 +223,20 @@ async fn run_stages(
         if let Some(p) = processor {
             early = Some(match tokio::time::timeout(deadline, p).await {
                 Ok(Ok(Ok(report))) => {
-                    tracing::info!(consumed = report.consumed, published = report.published, deadlettered = report.deadlettered, "process stage stopped");
+                    tracing::info!(
+                        consumed = report.consumed,
+                        published = report.published,
+                        deadlettered = report.deadlettered,
+                        "process stage stopped"
+                    );
                     Ok(())
                 }
                 Ok(Ok(Err(e))) => Err(anyhow::anyhow!("process stage: {e}")),
                 Ok(Err(e)) => Err(anyhow::anyhow!("process stage panicked: {e}")),
-                Err(_) => Err(anyhow::anyhow!("process stage still busy at the {}s deadline", deadline.as_secs())),
+                Err(_) => Err(anyhow::anyhow!(
+                    "process stage still busy at the {}s deadline",
+                    deadline.as_secs()
+                )),
             });
         }
     }
@@ -211,7 +246,12 @@ async fn run_stages(
 
 /// Reloads the taxonomy when its file changes (polled) or on SIGHUP. An invalid edit is
 /// rejected with its errors and the running taxonomy stays.
-async fn watch_taxonomy(path: PathBuf, every_secs: u64, tx: watch::Sender<Arc<Taxonomy>>, stop: CancellationToken) {
+async fn watch_taxonomy(
+    path: PathBuf,
+    every_secs: u64,
+    tx: watch::Sender<Arc<Taxonomy>>,
+    stop: CancellationToken,
+) {
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut last: Option<SystemTime> = mtime(&path);
     #[cfg(unix)]

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "wirewatch", version, about = "Stream processor for news wire feeds: fetch, dedup, tag and alert over Kafka")]
+#[command(
+    name = "wirewatch",
+    version,
+    about = "Stream processor for news wire feeds: fetch, dedup, tag and alert over Kafka"
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "WIREWATCH_LOG_FORMAT")]
@@ -18,6 +22,12 @@ pub struct Cli {
 pub enum LogFormat {
     Human,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvalKind {
+    Dedup,
+    Tagging,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +73,21 @@ pub enum Command {
     CheckConfig {
         /// Files to check: wirewatch configs or taxonomies (detected); default the config.
         paths: Vec<PathBuf>,
+    },
+    /// Precision and recall on a labelled set (see docs/DEDUP.md and docs/TAGGING.md).
+    Eval {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(value_enum)]
+        what: EvalKind,
+        /// The labelled set (JSON lines).
+        file: PathBuf,
+        /// Use this taxonomy instead of the configured one (tagging).
+        #[arg(long)]
+        taxonomy: Option<PathBuf>,
+        /// List every mistake.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Follow the enriched (or alerts) topic and print one readable line per event.
     Tail {

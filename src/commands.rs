@@ -11,7 +11,7 @@ use rdkafka::message::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{load_taxonomy, App, Stages};
-use crate::cli::{Command, ConfigArg};
+use crate::cli::{Command, ConfigArg, EvalKind};
 use crate::config::Config;
 use crate::core::tagger::{tag, Doc};
 use crate::core::taxonomy::Taxonomy;
@@ -23,21 +23,45 @@ pub fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run(c) => serve(&c, Stages::ALL),
         Command::Fetch(c) => serve(&c, Stages::FETCH),
         Command::Process(c) => serve(&c, Stages::PROCESS),
-        Command::Replay { config, taxonomy, files } => replay(&config, taxonomy.as_deref(), &files),
-        Command::Tag { config, taxonomy, json, file } => tag_cmd(&config, taxonomy.as_deref(), json, file.as_deref()),
+        Command::Replay {
+            config,
+            taxonomy,
+            files,
+        } => replay(&config, taxonomy.as_deref(), &files),
+        Command::Tag {
+            config,
+            taxonomy,
+            json,
+            file,
+        } => tag_cmd(&config, taxonomy.as_deref(), json, file.as_deref()),
         Command::CheckConfig { paths } => check_config(&paths),
-        Command::Tail { config, alerts, from_beginning, brokers } => tail(&config, alerts, from_beginning, brokers),
+        Command::Eval {
+            config,
+            what,
+            file,
+            taxonomy,
+            verbose,
+        } => eval(&config, what, &file, taxonomy.as_deref(), verbose),
+        Command::Tail {
+            config,
+            alerts,
+            from_beginning,
+            brokers,
+        } => tail(&config, alerts, from_beginning, brokers),
     }
 }
 
 fn load_config(c: &ConfigArg) -> anyhow::Result<Config> {
-    let mut cfg = Config::load(&c.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let mut cfg =
+        Config::load(&c.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     cfg.apply_env();
     Ok(cfg)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn serve(c: &ConfigArg, stages: Stages) -> anyhow::Result<u8> {
@@ -85,7 +109,8 @@ fn taxonomy_for(c: &ConfigArg, over: Option<&Path>) -> anyhow::Result<Taxonomy> 
 }
 
 fn replay(c: &ConfigArg, taxonomy: Option<&Path>, files: &[PathBuf]) -> anyhow::Result<u8> {
-    let cfg = Config::load(&c.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let cfg =
+        Config::load(&c.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
     let tax = taxonomy_for(c, taxonomy)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -103,7 +128,12 @@ fn replay(c: &ConfigArg, taxonomy: Option<&Path>, files: &[PathBuf]) -> anyhow::
     );
     match report {
         Ok(r) => {
-            eprintln!("replayed {} stories from {} of {} files", r.stories, r.files - r.failed_files, r.files);
+            eprintln!(
+                "replayed {} stories from {} of {} files",
+                r.stories,
+                r.files - r.failed_files,
+                r.files
+            );
             Ok(if r.failed_files > 0 { 2 } else { 0 })
         }
         // A closed pipe (`| head`) is not an error.
@@ -123,13 +153,19 @@ fn read_doc(file: Option<&Path>) -> anyhow::Result<(String, String, String)> {
             std::io::stdin().read_to_string(&mut input)?;
         }
         Some(p) => {
-            input = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            input = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?;
         }
     }
     let trimmed = input.trim_start();
     if trimmed.starts_with('{') {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed) {
-            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(html_to_text).unwrap_or_default();
+            let field = |k: &str| {
+                v.get(k)
+                    .and_then(|x| x.as_str())
+                    .map(html_to_text)
+                    .unwrap_or_default()
+            };
             return Ok((field("title"), field("summary"), field("content")));
         }
     }
@@ -140,10 +176,22 @@ fn read_doc(file: Option<&Path>) -> anyhow::Result<(String, String, String)> {
     Ok((title, String::new(), rest))
 }
 
-fn tag_cmd(c: &ConfigArg, taxonomy: Option<&Path>, json: bool, file: Option<&Path>) -> anyhow::Result<u8> {
+fn tag_cmd(
+    c: &ConfigArg,
+    taxonomy: Option<&Path>,
+    json: bool,
+    file: Option<&Path>,
+) -> anyhow::Result<u8> {
     let tax = taxonomy_for(c, taxonomy)?;
     let (title, summary, content) = read_doc(file)?;
-    let tags = tag(&tax, &Doc { title: &title, summary: &summary, content: &content });
+    let tags = tag(
+        &tax,
+        &Doc {
+            title: &title,
+            summary: &summary,
+            content: &content,
+        },
+    );
     let mut out = std::io::stdout().lock();
     if json {
         let alerts: Vec<serde_json::Value> = tags
@@ -160,15 +208,31 @@ fn tag_cmd(c: &ConfigArg, taxonomy: Option<&Path>, json: bool, file: Option<&Pat
         writeln!(out, "  (none)")?;
     }
     for a in &tags.actors {
-        let ev: Vec<String> = a.evidence.iter().map(|e| format!("{:?}[{}..{}] \"{}\"", e.field, e.start, e.end, e.text)).collect();
-        writeln!(out, "  {} ({}, {}) ×{}: {}", a.id, a.name, a.kind, a.mentions, ev.join(", "))?;
+        let ev: Vec<String> = a
+            .evidence
+            .iter()
+            .map(|e| format!("{:?}[{}..{}] \"{}\"", e.field, e.start, e.end, e.text))
+            .collect();
+        writeln!(
+            out,
+            "  {} ({}, {}) ×{}: {}",
+            a.id,
+            a.name,
+            a.kind,
+            a.mentions,
+            ev.join(", ")
+        )?;
     }
     writeln!(out, "topics (score ≥ threshold):")?;
     if tags.topics.is_empty() {
         writeln!(out, "  (none)")?;
     }
     for t in &tags.topics {
-        let ev: Vec<String> = t.evidence.iter().map(|e| format!("\"{}\"", e.text)).collect();
+        let ev: Vec<String> = t
+            .evidence
+            .iter()
+            .map(|e| format!("\"{}\"", e.text))
+            .collect();
         writeln!(out, "  {} {:.3}: {}", t.id, t.score, ev.join(", "))?;
     }
     let below: Vec<String> = tax
@@ -196,7 +260,15 @@ fn tag_cmd(c: &ConfigArg, taxonomy: Option<&Path>, json: bool, file: Option<&Pat
 /// is tagged as a headline. Returns one message per failure.
 pub fn check_examples(tax: &Taxonomy) -> Vec<String> {
     let mut failures = Vec::new();
-    let headline = |text: &str| tag(tax, &Doc { title: text, ..Doc::default() });
+    let headline = |text: &str| {
+        tag(
+            tax,
+            &Doc {
+                title: text,
+                ..Doc::default()
+            },
+        )
+    };
     for a in &tax.actors {
         for ex in &a.examples {
             if !headline(ex).actors.iter().any(|t| t.id == a.id) {
@@ -240,7 +312,10 @@ pub fn check_examples(tax: &Taxonomy) -> Vec<String> {
 fn looks_like_taxonomy(source: &str) -> bool {
     source.lines().any(|l| {
         let l = l.trim_start();
-        l.starts_with("[[actor]]") || l.starts_with("[[topic]]") || l.starts_with("[[alert]]") || l.starts_with("[terms]")
+        l.starts_with("[[actor]]")
+            || l.starts_with("[[topic]]")
+            || l.starts_with("[[alert]]")
+            || l.starts_with("[terms]")
     })
 }
 
@@ -266,7 +341,11 @@ fn check_taxonomy_file(path: &Path) -> Vec<String> {
 
 fn check_config(paths: &[PathBuf]) -> anyhow::Result<u8> {
     let default = [PathBuf::from("config/wirewatch.toml")];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
     let mut errors: Vec<String> = Vec::new();
     for path in paths {
         let source = match std::fs::read_to_string(path) {
@@ -286,7 +365,12 @@ fn check_config(paths: &[PathBuf]) -> anyhow::Result<u8> {
                 let before = errors.len();
                 errors.extend(check_taxonomy_file(&tax));
                 if errors.len() == before {
-                    println!("{}: ok ({} feeds, taxonomy {})", path.display(), cfg.feeds.len(), tax.display());
+                    println!(
+                        "{}: ok ({} feeds, taxonomy {})",
+                        path.display(),
+                        cfg.feeds.len(),
+                        tax.display()
+                    );
                 }
             }
             Err(e) => errors.extend(e.0.iter().map(|x| x.to_string())),
@@ -305,16 +389,31 @@ fn check_config(paths: &[PathBuf]) -> anyhow::Result<u8> {
 
 /// One readable line per event for an analyst's terminal.
 pub fn tail_line(e: &EnrichedEvent) -> String {
-    let time = e.published_at.unwrap_or(e.fetched_at).format("%Y-%m-%d %H:%M");
-    let topics: Vec<String> = e.topics.iter().map(|t| format!("{}:{:.2}", t.id, t.score)).collect();
+    let time = e
+        .published_at
+        .unwrap_or(e.fetched_at)
+        .format("%Y-%m-%d %H:%M");
+    let topics: Vec<String> = e
+        .topics
+        .iter()
+        .map(|t| format!("{}:{:.2}", t.id, t.score))
+        .collect();
     let actors: Vec<&str> = e.actors.iter().take(5).map(|a| a.name.as_str()).collect();
     format!(
         "{time} [{:<14}] {:<40} | {} | {} | {}",
         e.dedup.status.as_str(),
         truncate(&e.outlet, 40),
         html_to_text(&e.title),
-        if topics.is_empty() { "-".to_string() } else { topics.join(" ") },
-        if actors.is_empty() { "-".to_string() } else { actors.join(", ") },
+        if topics.is_empty() {
+            "-".to_string()
+        } else {
+            topics.join(" ")
+        },
+        if actors.is_empty() {
+            "-".to_string()
+        } else {
+            actors.join(", ")
+        },
     )
 }
 
@@ -335,13 +434,22 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-fn tail(c: &ConfigArg, alerts: bool, from_beginning: bool, brokers: Option<String>) -> anyhow::Result<u8> {
+fn tail(
+    c: &ConfigArg,
+    alerts: bool,
+    from_beginning: bool,
+    brokers: Option<String>,
+) -> anyhow::Result<u8> {
     let cfg = load_config(c)?;
     let brokers = brokers.unwrap_or_else(|| cfg.kafka.brokers.clone());
     if brokers == "embedded" {
         anyhow::bail!("`tail` needs a broker address: pass --brokers ADDRESS (the embedded broker's address is printed by `wirewatch run`)");
     }
-    let topic = if alerts { cfg.kafka.topics.alerts.clone() } else { cfg.kafka.topics.enriched.clone() };
+    let topic = if alerts {
+        cfg.kafka.topics.alerts.clone()
+    } else {
+        cfg.kafka.topics.enriched.clone()
+    };
     runtime()?.block_on(async move {
         let mut kc = cfg.kafka.clone();
         kc.client_id = format!("{}-tail-{}", kc.client_id, std::process::id());
@@ -379,4 +487,84 @@ fn tail(c: &ConfigArg, alerts: bool, from_beginning: bool, brokers: Option<Strin
         }
         Ok(0)
     })
+}
+
+fn eval(
+    c: &ConfigArg,
+    what: EvalKind,
+    file: &Path,
+    taxonomy: Option<&Path>,
+    verbose: bool,
+) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    let bad = |e: String| anyhow::anyhow!("{}: {e}", file.display());
+    let mut out = std::io::stdout().lock();
+    match what {
+        EvalKind::Dedup => {
+            let cfg = Config::load(&c.config)
+                .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+            let items: Vec<crate::eval::DedupItem> =
+                crate::eval::parse_jsonl(&text).map_err(bad)?;
+            let ev = crate::eval::eval_dedup(&items, cfg.processor.dedup.clone());
+            if verbose {
+                for e in &ev.errors {
+                    writeln!(out, "{e}")?;
+                }
+            }
+            writeln!(out, "items: {}", items.len())?;
+            writeln!(
+                out,
+                "pairs:  precision {:.4}  recall {:.4}  (tp {} fp {} fn {})",
+                ev.pairs.precision(),
+                ev.pairs.recall(),
+                ev.pairs.tp,
+                ev.pairs.fp,
+                ev.pairs.fn_
+            )?;
+            writeln!(
+                out,
+                "hard-negative pairs: precision {:.4}  (fp {})",
+                ev.hard_negative_pairs.precision(),
+                ev.hard_negative_pairs.fp
+            )?;
+            for (v, (ok, all)) in &ev.by_variation {
+                writeln!(out, "  {v:<28} {ok:>4}/{all:<4} in their story's cluster")?;
+            }
+        }
+        EvalKind::Tagging => {
+            let tax = taxonomy_for(c, taxonomy)?;
+            let items: Vec<crate::eval::TagItem> = crate::eval::parse_jsonl(&text).map_err(bad)?;
+            let ev = crate::eval::eval_tagging(&items, &tax);
+            if verbose {
+                for e in &ev.errors {
+                    writeln!(out, "{e}")?;
+                }
+            }
+            writeln!(out, "items: {}", items.len())?;
+            for (t, pr) in &ev.topics {
+                writeln!(
+                    out,
+                    "  topic {t:<24} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
+                    pr.precision(),
+                    pr.recall(),
+                    pr.tp,
+                    pr.fp,
+                    pr.fn_
+                )?;
+            }
+            let a = ev.actors;
+            writeln!(
+                out,
+                "  actors{:<24} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
+                "",
+                a.precision(),
+                a.recall(),
+                a.tp,
+                a.fp,
+                a.fn_
+            )?;
+        }
+    }
+    Ok(0)
 }

@@ -128,7 +128,9 @@ pub struct FetchConfig {
 impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig {
-            user_agent: "wirewatch/{version} (news wire monitor; +https://github.com/wirewatch/wirewatch)".into(),
+            user_agent:
+                "wirewatch/{version} (news wire monitor; +https://github.com/wirewatch/wirewatch)"
+                    .into(),
             connect_timeout_secs: 10,
             timeout_secs: 30,
             max_body_bytes: 10 * 1024 * 1024,
@@ -306,29 +308,54 @@ impl Config {
             let at = f.span().start;
             let feed = f.get_ref();
             if !valid_feed_id(&feed.id) {
-                err(at, format!("feed `{}`: id must be lower-case letters, digits, '-', '_' or '.'", feed.id));
+                err(
+                    at,
+                    format!(
+                        "feed `{}`: id must be lower-case letters, digits, '-', '_' or '.'",
+                        feed.id
+                    ),
+                );
             }
             if !seen.insert(feed.id.clone()) {
                 err(at, format!("feed `{}`: duplicate feed id", feed.id));
             }
             match url::Url::parse(&feed.url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
-                Ok(u) => err(at, format!("feed `{}`: scheme `{}` is not http, https or file", feed.id, u.scheme())),
+                Ok(u) => err(
+                    at,
+                    format!(
+                        "feed `{}`: scheme `{}` is not http, https or file",
+                        feed.id,
+                        u.scheme()
+                    ),
+                ),
                 Err(e) => err(at, format!("feed `{}`: url `{}`: {e}", feed.id, feed.url)),
             }
             if feed.interval_secs == Some(0) {
-                err(at, format!("feed `{}`: interval_secs must be at least 1", feed.id));
+                err(
+                    at,
+                    format!("feed `{}`: interval_secs must be at least 1", feed.id),
+                );
             }
         }
         let f = &cfg.fetch;
         if f.min_interval_secs == 0 || f.min_interval_secs > f.max_interval_secs {
-            err(0, "fetch: need 0 < min_interval_secs <= max_interval_secs".into());
+            err(
+                0,
+                "fetch: need 0 < min_interval_secs <= max_interval_secs".into(),
+            );
         }
         if f.concurrency == 0 || f.per_host == 0 {
-            err(0, "fetch: concurrency and per_host must be at least 1".into());
+            err(
+                0,
+                "fetch: concurrency and per_host must be at least 1".into(),
+            );
         }
         if cfg.kafka.brokers.trim().is_empty() {
-            err(0, "kafka.brokers: empty (use \"embedded\" or host:port,...)".into());
+            err(
+                0,
+                "kafka.brokers: empty (use \"embedded\" or host:port,...)".into(),
+            );
         }
         if cfg.kafka.partitions < 1 {
             err(0, "kafka.partitions must be at least 1".into());
@@ -342,8 +369,16 @@ impl Config {
             }
         }
         let d = &cfg.processor.dedup;
-        if !(0.0..=1.0).contains(&d.containment) || d.shingle_words == 0 || d.anchors == 0 || d.anchors > 255 {
-            err(0, "processor.dedup: containment in 0..1, shingle_words >= 1, 1 <= anchors <= 255".into());
+        if !(0.0..=1.0).contains(&d.containment)
+            || d.shingle_words == 0
+            || d.anchors == 0
+            || d.anchors > crate::core::dedup::MAX_ANCHORS
+            || d.lead_anchors > d.anchors
+        {
+            err(0, format!(
+                "processor.dedup: need containment in 0..1, shingle_words >= 1, 1 <= anchors <= {}, lead_anchors <= anchors",
+                crate::core::dedup::MAX_ANCHORS
+            ));
         }
         if errors.is_empty() {
             Ok(cfg)
@@ -377,7 +412,9 @@ impl Config {
 
     /// The user agent with the version filled in.
     pub fn user_agent(&self) -> String {
-        self.fetch.user_agent.replace("{version}", env!("CARGO_PKG_VERSION"))
+        self.fetch
+            .user_agent
+            .replace("{version}", env!("CARGO_PKG_VERSION"))
     }
 }
 
@@ -395,7 +432,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_location() {
-        let e = Config::parse("c.toml", "[kafka]\nbrokers = \"x:1\"\nbrokres = \"y\"\n").unwrap_err();
+        let e =
+            Config::parse("c.toml", "[kafka]\nbrokers = \"x:1\"\nbrokres = \"y\"\n").unwrap_err();
         assert_eq!(e.0.len(), 1);
         assert!(e.to_string().starts_with("c.toml:3:1:"), "{e}");
         assert!(e.to_string().contains("brokres"), "{e}");
@@ -403,7 +441,8 @@ mod tests {
 
     #[test]
     fn reports_all_feed_errors() {
-        let src = "[[feeds]]\nid = \"a\"\nurl = \"ftp://x/y\"\n\n[[feeds]]\nid = \"a\"\nurl = \"nope\"\n";
+        let src =
+            "[[feeds]]\nid = \"a\"\nurl = \"ftp://x/y\"\n\n[[feeds]]\nid = \"a\"\nurl = \"nope\"\n";
         let e = Config::parse("c.toml", src).unwrap_err().to_string();
         assert!(e.contains("c.toml:1:1: feed `a`: scheme `ftp`"), "{e}");
         assert!(e.contains("c.toml:5:1: feed `a`: duplicate feed id"), "{e}");

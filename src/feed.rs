@@ -109,7 +109,12 @@ fn entry_to_story(e: Entry, src: &Source<'_>, language: Option<&str>) -> RawStor
     let content = e.content.and_then(|c| c.body).unwrap_or_default();
     let id = {
         let text = if guid.is_none() && canonical.is_none() {
-            format!("{}\n{}\n{}", html_to_text(&title), html_to_text(&summary), html_to_text(&content))
+            format!(
+                "{}\n{}\n{}",
+                html_to_text(&title),
+                html_to_text(&summary),
+                html_to_text(&content)
+            )
         } else {
             String::new()
         };
@@ -138,7 +143,10 @@ fn trim_leading(bytes: &[u8]) -> &[u8] {
     if b.starts_with(&[0xEF, 0xBB, 0xBF]) {
         b = &b[3..];
     }
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 
@@ -247,7 +255,9 @@ mod tests {
             outlet: "Test",
             url: Some("https://example.com/feed.xml"),
             charset: None,
-            fetched_at: DateTime::parse_from_rfc3339("2021-05-06T00:00:00Z").unwrap().to_utc(),
+            fetched_at: DateTime::parse_from_rfc3339("2021-05-06T00:00:00Z")
+                .unwrap()
+                .to_utc(),
         }
     }
 
@@ -265,9 +275,15 @@ mod tests {
             assert_eq!(x.id.len(), 16);
         }
         assert_eq!(a[0].guid, None);
-        assert_eq!(a[1].canonical_link.as_deref(), Some("https://example.com/a"));
+        assert_eq!(
+            a[1].canonical_link.as_deref(),
+            Some("https://example.com/a")
+        );
         assert_eq!(a[2].guid.as_deref(), Some("g-1"));
-        assert_eq!(a[1].id, story_id("test", None, Some("https://example.com/a"), ""));
+        assert_eq!(
+            a[1].id,
+            story_id("test", None, Some("https://example.com/a"), "")
+        );
     }
 
     #[test]
@@ -282,7 +298,10 @@ mod tests {
     fn html_and_empty_documents_are_clear_errors() {
         let e = parse_document(b"<!DOCTYPE html><html><body>hi</body></html>", &src()).unwrap_err();
         assert!(e.to_string().contains("HTML page"), "{e}");
-        assert!(matches!(parse_document(b"  \n", &src()), Err(FeedError::Empty)));
+        assert!(matches!(
+            parse_document(b"  \n", &src()),
+            Err(FeedError::Empty)
+        ));
     }
 
     #[test]
@@ -292,7 +311,14 @@ mod tests {
         );
         let s = parse_document(&bytes, &src()).unwrap();
         assert_eq!(s[0].title, "북한 미사일 발사");
-        let s = parse_document(&bytes, &Source { charset: Some("euc-kr"), ..src() }).unwrap();
+        let s = parse_document(
+            &bytes,
+            &Source {
+                charset: Some("euc-kr"),
+                ..src()
+            },
+        )
+        .unwrap();
         assert_eq!(s[0].title, "북한 미사일 발사");
     }
 }

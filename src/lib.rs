@@ -12,6 +12,7 @@
 //! - [`process`]: edge: consume `news.raw`, run the core, produce, store offsets
 //! - [`kafka`]: producer, consumer, topic creation, the embedded broker
 //! - [`replay`]: offline: files → the same core → JSON lines
+//! - [`eval`]: precision/recall of dedup and tagging on labelled sets
 //! - [`notify`]: webhook sink of alerts
 //! - [`observe`]: metric names and the `/metrics`, `/healthz`, `/readyz` server
 //! - [`app`], [`shutdown`]: wiring of the long-running commands and the stop order
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod core;
+pub mod eval;
 pub mod feed;
 pub mod fetch;
 pub mod kafka;

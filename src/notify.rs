@@ -47,8 +47,12 @@ pub async fn run(cfg: WebhookConfig, mut rx: mpsc::Receiver<AlertEvent>) {
                 .await;
             match result {
                 Ok(r) if r.status().is_success() => break "sent",
-                Ok(r) => tracing::warn!(status = %r.status(), attempt, rule = %alert.rule, "webhook refused the alert"),
-                Err(e) => tracing::warn!(error = %e, attempt, rule = %alert.rule, "webhook unreachable"),
+                Ok(r) => {
+                    tracing::warn!(status = %r.status(), attempt, rule = %alert.rule, "webhook refused the alert")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, rule = %alert.rule, "webhook unreachable")
+                }
             }
             if attempt > cfg.retries {
                 break "failed";
@@ -58,6 +62,7 @@ pub async fn run(cfg: WebhookConfig, mut rx: mpsc::Receiver<AlertEvent>) {
         if outcome == "failed" {
             tracing::error!(rule = %alert.rule, story = %alert.story_id, "alert notification failed after retries (the alert is on the alerts topic)");
         }
-        metrics::counter!(m::NOTIFICATIONS, "rule" => alert.rule.clone(), "outcome" => outcome).increment(1);
+        metrics::counter!(m::NOTIFICATIONS, "rule" => alert.rule.clone(), "outcome" => outcome)
+            .increment(1);
     }
 }

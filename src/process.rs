@@ -78,11 +78,20 @@ pub fn decode(payload: Option<&[u8]>, max: usize) -> Result<RawStory, (Poison, S
         return Err((Poison::Empty, "message has no payload".into()));
     };
     if bytes.len() > max {
-        return Err((Poison::TooLarge, format!("{} bytes is over the {max} byte limit", bytes.len())));
+        return Err((
+            Poison::TooLarge,
+            format!("{} bytes is over the {max} byte limit", bytes.len()),
+        ));
     }
     match serde_json::from_slice::<RawStory>(bytes) {
         Ok(s) if s.schema_version == SCHEMA_VERSION => Ok(s),
-        Ok(s) => Err((Poison::InvalidSchema, format!("schema_version {} is not {SCHEMA_VERSION}", s.schema_version))),
+        Ok(s) => Err((
+            Poison::InvalidSchema,
+            format!(
+                "schema_version {} is not {SCHEMA_VERSION}",
+                s.schema_version
+            ),
+        )),
         Err(e) => {
             if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
                 Err((Poison::InvalidSchema, format!("not a raw story: {e}")))
@@ -124,7 +133,10 @@ pub async fn restore_state(
             Ok(Ok(msg)) => msg,
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
-                tracing::warn!(missing = remaining.len(), "dedup changelog restore timed out; continuing with what was read");
+                tracing::warn!(
+                    missing = remaining.len(),
+                    "dedup changelog restore timed out; continuing with what was read"
+                );
                 break;
             }
         };
@@ -157,7 +169,10 @@ pub async fn run(
         ..Default::default()
     };
     if report.restored > 0 {
-        tracing::info!(records = report.restored, "dedup state restored from the changelog");
+        tracing::info!(
+            records = report.restored,
+            "dedup state restored from the changelog"
+        );
     }
     let producer = kafka::producer(&cfg.kafka, &brokers, "process")?;
     let consumer = kafka::consumer(&cfg.kafka, &brokers, &cfg.kafka.group_id)?;
@@ -236,7 +251,9 @@ pub async fn run(
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) => {}
         // Nothing consumed yet: nothing to commit.
-        Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+        Err(rdkafka::error::KafkaError::ConsumerCommit(
+            rdkafka::types::RDKafkaErrorCode::NoOffset,
+        )) => {}
         Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
     }
     drained.map(|()| report)
@@ -244,7 +261,10 @@ pub async fn run(
 
 type Delivered = (String, i32, i64, Result<(), rdkafka::error::KafkaError>);
 
-fn finish(consumer: &StreamConsumer<StatsContext>, done: Option<Delivered>) -> Result<(), ProcessError> {
+fn finish(
+    consumer: &StreamConsumer<StatsContext>,
+    done: Option<Delivered>,
+) -> Result<(), ProcessError> {
     let Some((topic, partition, offset, result)) = done else {
         return Ok(());
     };
@@ -268,51 +288,128 @@ fn finish(consumer: &StreamConsumer<StatsContext>, done: Option<Delivered>) -> R
 
 type Delivery = futures::future::BoxFuture<'static, Result<(), rdkafka::error::KafkaError>>;
 
-fn send_owned(producer: &FutureProducer<StatsContext>, topic: String, role: Role, key: String, payload: Vec<u8>, headers: Option<OwnedHeaders>) -> Delivery {
+fn send_owned(
+    producer: &FutureProducer<StatsContext>,
+    topic: String,
+    role: Role,
+    key: String,
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+) -> Delivery {
     let producer = producer.clone();
     Box::pin(async move { kafka::send(&producer, &topic, role, &key, &payload, headers).await })
 }
 
-fn produce_output(cfg: &Config, producer: &FutureProducer<StatsContext>, out: Output) -> Vec<Delivery> {
+fn produce_output(
+    cfg: &Config,
+    producer: &FutureProducer<StatsContext>,
+    out: Output,
+) -> Vec<Delivery> {
     let t = &cfg.kafka.topics;
     let mut d = Vec::new();
     // The changelog first: once anything else is acknowledged, the story is remembered.
     let key = out.event.id.clone();
     if let Ok(state) = serde_json::to_vec(&out.remembered) {
-        d.push(send_owned(producer, t.dedup_state.clone(), Role::State, key.clone(), state, None));
+        d.push(send_owned(
+            producer,
+            t.dedup_state.clone(),
+            Role::State,
+            key.clone(),
+            state,
+            None,
+        ));
     }
     if !out.publish() {
         return d;
     }
     if let Ok(event) = serde_json::to_vec(&out.event) {
         for route in &out.event.routes {
-            d.push(send_owned(producer, route.clone(), Role::Route, key.clone(), event.clone(), None));
+            d.push(send_owned(
+                producer,
+                route.clone(),
+                Role::Route,
+                key.clone(),
+                event.clone(),
+                None,
+            ));
         }
-        d.push(send_owned(producer, t.enriched.clone(), Role::Enriched, key.clone(), event, None));
+        d.push(send_owned(
+            producer,
+            t.enriched.clone(),
+            Role::Enriched,
+            key.clone(),
+            event,
+            None,
+        ));
     }
     for alert in &out.alerts {
         if let Ok(a) = serde_json::to_vec(alert) {
-            d.push(send_owned(producer, t.alerts.clone(), Role::Alerts, key.clone(), a, None));
+            d.push(send_owned(
+                producer,
+                t.alerts.clone(),
+                Role::Alerts,
+                key.clone(),
+                a,
+                None,
+            ));
         }
     }
     if let Ok(c) = serde_json::to_vec(&out.cluster) {
-        d.push(send_owned(producer, t.clusters.clone(), Role::Clusters, out.cluster.cluster.clone(), c, None));
+        d.push(send_owned(
+            producer,
+            t.clusters.clone(),
+            Role::Clusters,
+            out.cluster.cluster.clone(),
+            c,
+            None,
+        ));
     }
     d
 }
 
-fn deadletter<M: Message>(cfg: &Config, producer: &FutureProducer<StatsContext>, msg: &M, poison: Poison, reason: &str) -> Vec<Delivery> {
+fn deadletter<M: Message>(
+    cfg: &Config,
+    producer: &FutureProducer<StatsContext>,
+    msg: &M,
+    poison: Poison,
+    reason: &str,
+) -> Vec<Delivery> {
     let headers = OwnedHeaders::new()
-        .insert(Header { key: "reason", value: Some(reason) })
-        .insert(Header { key: "reason_kind", value: Some(poison.label()) })
-        .insert(Header { key: "source_topic", value: Some(msg.topic()) })
-        .insert(Header { key: "source_partition", value: Some(&msg.partition().to_string()) })
-        .insert(Header { key: "source_offset", value: Some(&msg.offset().to_string()) });
+        .insert(Header {
+            key: "reason",
+            value: Some(reason),
+        })
+        .insert(Header {
+            key: "reason_kind",
+            value: Some(poison.label()),
+        })
+        .insert(Header {
+            key: "source_topic",
+            value: Some(msg.topic()),
+        })
+        .insert(Header {
+            key: "source_partition",
+            value: Some(&msg.partition().to_string()),
+        })
+        .insert(Header {
+            key: "source_offset",
+            value: Some(&msg.offset().to_string()),
+        });
     // Keep the payload (capped at the limit) so nothing is lost.
     let payload = msg.payload().unwrap_or_default();
     let payload = payload[..payload.len().min(cfg.processor.max_message_bytes)].to_vec();
-    let key = msg.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
-    vec![send_owned(producer, cfg.kafka.topics.deadletter.clone(), Role::Deadletter, key, payload, Some(headers))]
+    let key = msg
+        .key()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .unwrap_or_default();
+    vec![send_owned(
+        producer,
+        cfg.kafka.topics.deadletter.clone(),
+        Role::Deadletter,
+        key,
+        payload,
+        Some(headers),
+    )]
 }
 
 /// Metrics of one processed story.
@@ -333,11 +430,14 @@ pub fn observe(out: &Output, started: Instant) {
         metrics::counter!(m::ACTOR_MENTIONS, "kind" => a.kind.clone()).increment(1);
     }
     for a in &out.alerts {
-        metrics::counter!(m::ALERTS, "rule" => a.rule.clone(), "severity" => a.severity.clone()).increment(1);
+        metrics::counter!(m::ALERTS, "rule" => a.rule.clone(), "severity" => a.severity.clone())
+            .increment(1);
     }
     let now = Utc::now();
     if let Some(p) = e.published_at {
-        metrics::histogram!(m::END_TO_END, "from" => "published").record((now - p).num_milliseconds().max(0) as f64 / 1000.0);
+        metrics::histogram!(m::END_TO_END, "from" => "published")
+            .record((now - p).num_milliseconds().max(0) as f64 / 1000.0);
     }
-    metrics::histogram!(m::END_TO_END, "from" => "fetched").record((now - e.fetched_at).num_milliseconds().max(0) as f64 / 1000.0);
+    metrics::histogram!(m::END_TO_END, "from" => "fetched")
+        .record((now - e.fetched_at).num_milliseconds().max(0) as f64 / 1000.0);
 }

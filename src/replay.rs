@@ -53,9 +53,10 @@ pub fn read_file(path: &Path) -> Result<Vec<RawStory>, FileError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "feed".to_string());
-    let url = url::Url::from_file_path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
-        .ok()
-        .map(String::from);
+    let url =
+        url::Url::from_file_path(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+            .ok()
+            .map(String::from);
     let stories = parse_document(
         &bytes,
         &Source {

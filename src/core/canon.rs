@@ -5,14 +5,40 @@ use url::Url;
 
 /// Query parameters that only track the reader and never select content.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "xtor",
-    "cmpid", "cmp", "ncid", "ocid", "_ga", "ref_src", "ref", "src", "rss", "feed", "at_medium",
-    "at_campaign", "sr_share", "smid", "spm", "share", "mbid", "__twitter_impression",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "xtor",
+    "cmpid",
+    "cmp",
+    "ncid",
+    "ocid",
+    "_ga",
+    "ref_src",
+    "ref",
+    "src",
+    "rss",
+    "feed",
+    "at_medium",
+    "at_campaign",
+    "sr_share",
+    "smid",
+    "spm",
+    "share",
+    "mbid",
+    "__twitter_impression",
 ];
 
 fn is_tracking(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.starts_with("utm_") || lower.starts_with("at_") || TRACKING_PARAMS.contains(&lower.as_str())
+    lower.starts_with("utm_")
+        || lower.starts_with("at_")
+        || TRACKING_PARAMS.contains(&lower.as_str())
 }
 
 /// Canonicalises a link: lower-case scheme and host (the `url` crate does both), default port
@@ -50,7 +76,8 @@ mod tests {
     #[test]
     fn removes_tracking_fragment_and_default_port() {
         assert_eq!(
-            canonical_link("HTTPS://WWW.Example.COM:443/a/B?utm_source=rss&id=3&fbclid=x#top").as_deref(),
+            canonical_link("HTTPS://WWW.Example.COM:443/a/B?utm_source=rss&id=3&fbclid=x#top")
+                .as_deref(),
             Some("https://www.example.com/a/B?id=3")
         );
     }

@@ -60,8 +60,12 @@ pub struct DedupConfig {
     pub shingle_words: usize,
     /// Keep one shingle in `sample` as a fingerprint (content-defined sampling).
     pub sample: u32,
-    /// Fingerprints remembered per story: the first ones of its body, in order.
+    /// Fingerprints remembered per story: `lead_anchors` from the start of the body, the rest
+    /// spread evenly over the remainder (each with its position, so a copy cut short is only
+    /// compared with the part it kept).
     pub anchors: usize,
+    /// How many of `anchors` come from the start of the body.
+    pub lead_anchors: usize,
     /// Fingerprints of an incoming story looked up at most.
     pub query_anchors: usize,
     /// Minimum fingerprints in common for a near-duplicate.
@@ -78,10 +82,11 @@ impl Default for DedupConfig {
             window_secs: 7 * 24 * 3600,
             shingle_words: 4,
             sample: 2,
-            anchors: 6,
-            query_anchors: 96,
+            anchors: 7,
+            lead_anchors: 4,
+            query_anchors: 160,
             min_hits: 3,
-            containment: 0.6,
+            containment: 0.7,
             min_words: 12,
         }
     }
@@ -133,7 +138,8 @@ pub struct Remembered {
     pub link: u64,
     pub text: u64,
     pub body: u64,
-    pub anchors: Vec<u32>,
+    /// Remembered fingerprints with their position (tokens / 4).
+    pub anchors: Vec<(u32, u8)>,
     pub cluster: u64,
     pub revision: u32,
     pub seen: i64,
@@ -151,7 +157,25 @@ struct StoryRec {
     revision: u16,
     feed: u16,
     n_anchors: u8,
+    /// Position (tokens / 4, saturated) of each remembered fingerprint.
+    anchor_pos: [u8; MAX_ANCHORS],
     live: bool,
+}
+
+/// Most fingerprints remembered per story.
+pub const MAX_ANCHORS: usize = 8;
+
+/// Tokens per band of the lead fingerprints.
+const LEAD_BAND: u32 = 8;
+
+/// Stories one fingerprint can point to: the fingerprint map is a multimap whose keys are the
+/// fingerprint with its two low bits replaced by the entry's index. A fingerprint shared by
+/// more stories than this is stock phrasing and is not remembered again.
+const FP_WAYS: u32 = 4;
+
+fn fp_keys(a: u32) -> impl Iterator<Item = u32> {
+    let base = a & !(FP_WAYS - 1);
+    (0..FP_WAYS).map(move |j| base | j)
 }
 
 #[derive(Debug, Clone)]
@@ -179,7 +203,6 @@ pub struct DedupIndex {
     cluster_ids: FastMap<u64, u32>,
     ids: FastMap<u64, u32>,
     links: FastMap<u64, u32>,
-    texts: FastMap<u64, u32>,
     bodies: FastMap<u64, u32>,
     anchors: FastMap<u32, u32>,
     names: Vec<String>,
@@ -192,8 +215,62 @@ pub struct DedupIndex {
 pub struct Fingerprint {
     pub words: usize,
     pub body: u64,
-    /// Sampled shingle hashes in document order (deduplicated, capped).
-    pub anchors: Vec<u32>,
+    /// Sampled shingle hashes in document order with their token position (deduplicated,
+    /// capped at `query_anchors`).
+    pub anchors: Vec<(u32, u32)>,
+    /// Tokens covered by `anchors` (the whole body unless the cap cut it).
+    pub cover: u32,
+}
+
+fn pos8(tokens: u32) -> u8 {
+    (tokens / 4).min(255) as u8
+}
+
+/// A leading dateline ("SEOUL, May 17 (Yonhap) --", "Seoul (AFP) -", "LONDON —"): copies
+/// often drop or rewrite it, so it is not part of the fingerprinted text.
+pub fn strip_dateline(text: &str) -> &str {
+    let head_end = text.char_indices().nth(120).map_or(text.len(), |(i, _)| i);
+    let head = &text[..head_end];
+    // Korean wire style: "(서울=연합뉴스) 박수현 기자 = ..." or "(서울=연합뉴스) ...".
+    if head.starts_with('(') {
+        if let Some(close) = head.find(')') {
+            let inside = &head[..close];
+            if inside.contains('=') {
+                let rest = head[close + 1..].trim_start();
+                if let Some(eq) = rest
+                    .find(" = ")
+                    .filter(|i| rest[..*i].contains("기자") || *i < 30)
+                {
+                    let after = &rest[eq + 3..];
+                    return text[text.len() - (text.len() - (head.len() - after.len()))..]
+                        .trim_start();
+                }
+                return text[close + 1..].trim_start();
+            }
+        }
+    }
+    for sep in [" -- ", " — ", " – ", " - ", "-- ", "— "] {
+        if let Some(at) = head.find(sep) {
+            let prefix = &head[..at];
+            let words = prefix.split_whitespace().count();
+            if words == 0 || words > 12 {
+                continue;
+            }
+            const MONTHS: &[&str] = &[
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let first = prefix.split_whitespace().next().unwrap_or("");
+            let caps = first.trim_end_matches(',').len() >= 3
+                && first
+                    .trim_end_matches(',')
+                    .chars()
+                    .all(|c| c.is_uppercase() || !c.is_alphabetic());
+            if prefix.contains('(') || caps || MONTHS.iter().any(|m| prefix.contains(m)) {
+                return text[at + sep.len()..].trim_start();
+            }
+        }
+    }
+    text
 }
 
 /// Words and phrases that frame syndicated copies without being part of the story.
@@ -215,6 +292,9 @@ const LEADING_BOILERPLATE: &[&str] = &[
 ];
 const TRAILING_MARKERS: &[&str] = &[
     "copyright",
+    "저작권자",
+    "무단 전재",
+    "ⓒ",
     "all rights reserved",
     "tribune news service",
     "tribune content agency",
@@ -319,20 +399,21 @@ impl DedupIndex {
 
     /// Fingerprints a plain-text body.
     pub fn fingerprint(&self, body: &str) -> Fingerprint {
-        let norm = normalize(body);
+        let norm = normalize(strip_dateline(body.trim_start()));
         let text = strip_boilerplate(&norm.text);
         let toks = tokens(text);
         let mut fp = Fingerprint {
             words: toks.len(),
             body: xxh3_64(text.as_bytes()),
             anchors: Vec::new(),
+            cover: toks.len() as u32,
         };
         let k = self.cfg.shingle_words.max(1);
         if toks.len() < k {
             return fp;
         }
         let mut buf = String::new();
-        for w in toks.windows(k) {
+        for (pos, w) in toks.windows(k).enumerate() {
             buf.clear();
             for (i, t) in w.iter().enumerate() {
                 if i > 0 {
@@ -343,9 +424,10 @@ impl DedupIndex {
             let h = xxh3_64(buf.as_bytes());
             if h % u64::from(self.cfg.sample.max(1)) == 0 {
                 let a = (h >> 32) as u32;
-                if !fp.anchors.contains(&a) {
-                    fp.anchors.push(a);
+                if !fp.anchors.iter().any(|(x, _)| *x == a) {
+                    fp.anchors.push((a, pos as u32));
                     if fp.anchors.len() >= self.cfg.query_anchors {
+                        fp.cover = pos as u32 + k as u32;
                         break;
                     }
                 }
@@ -394,52 +476,151 @@ impl DedupIndex {
                 let rec = &self.stories[slot as usize];
                 let same = rec.text == text || rec.body == fp.body;
                 let contained = !same && self.containment_with(slot, &fp) >= 0.8;
-                return self.repeat(slot, same || contained, "link", None, link, text, fp, input.now, outlet);
+                return self.repeat(
+                    slot,
+                    same || contained,
+                    "link",
+                    None,
+                    link,
+                    text,
+                    fp,
+                    input.now,
+                    outlet,
+                );
             }
         }
         // 3, 4: text matches, never within one feed across different guid and link.
         let allowed = |rec: &StoryRec| rec.feed != feed;
         if texty {
-            if let Some(&slot) = self.texts.get(&text) {
-                if allowed(&self.stories[slot as usize]) {
-                    let cluster = self.stories[slot as usize].cluster;
-                    return self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::Duplicate, "text", None, input.now);
-                }
-            }
             if let Some(&slot) = self.bodies.get(&fp.body) {
-                if allowed(&self.stories[slot as usize]) {
-                    let cluster = self.stories[slot as usize].cluster;
-                    return self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::NearDuplicate, "text", Some(1.0), input.now);
+                let rec = &self.stories[slot as usize];
+                if allowed(rec) {
+                    let cluster = rec.cluster;
+                    // Same headline too: the same item again; else a retitled copy.
+                    let (status, sim) = if rec.text == text {
+                        (DedupStatus::Duplicate, None)
+                    } else {
+                        (DedupStatus::NearDuplicate, Some(1.0))
+                    };
+                    return self.attach(
+                        id, feed, outlet, link, text, fp, cluster, status, "text", sim, input.now,
+                    );
                 }
             }
             if let Some((slot, sim)) = self.best_candidate(&fp, feed) {
                 let cluster = self.stories[slot as usize].cluster;
-                return self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::NearDuplicate, "shingles", Some(sim), input.now);
+                return self.attach(
+                    id,
+                    feed,
+                    outlet,
+                    link,
+                    text,
+                    fp,
+                    cluster,
+                    DedupStatus::NearDuplicate,
+                    "shingles",
+                    Some(sim),
+                    input.now,
+                );
             }
         }
         // New story, new cluster.
         let cluster = self.new_cluster(id, input.now, outlet);
-        self.attach(id, feed, outlet, link, text, fp, cluster, DedupStatus::New, "", None, input.now)
+        self.attach(
+            id,
+            feed,
+            outlet,
+            link,
+            text,
+            fp,
+            cluster,
+            DedupStatus::New,
+            "",
+            None,
+            input.now,
+        )
+    }
+
+    /// The fingerprints remembered for a story: one from each of the first `lead_anchors`
+    /// bands of `LEAD_BAND` tokens (so a short copy is checked along its whole length, not
+    /// only on the stock opening phrase that independent reports share), then the rest spread
+    /// evenly over the remainder of the body.
+    fn choose_anchors(&self, fp: &Fingerprint) -> Vec<(u32, u8)> {
+        let total = self.cfg.anchors.min(MAX_ANCHORS);
+        let lead = self.cfg.lead_anchors.min(total) as u32;
+        let mut out: Vec<(u32, u8)> = Vec::with_capacity(total);
+        for band in 0..lead {
+            let (lo, hi) = (band * LEAD_BAND, (band + 1) * LEAD_BAND);
+            if let Some((a, p)) = fp.anchors.iter().find(|(_, p)| (lo..hi).contains(p)) {
+                out.push((*a, pos8(*p)));
+            }
+        }
+        let rest: Vec<&(u32, u32)> = fp
+            .anchors
+            .iter()
+            .filter(|(_, p)| *p >= lead * LEAD_BAND)
+            .collect();
+        let spread = total - out.len();
+        if rest.len() <= spread {
+            out.extend(rest.iter().map(|(a, p)| (*a, pos8(*p))));
+        } else {
+            for k in 0..spread {
+                let (a, p) = rest[k * rest.len() / spread];
+                out.push((*a, pos8(*p)));
+            }
+        }
+        out
     }
 
     /// Share of `fp`'s anchors found among a remembered story's anchors.
     fn containment_with(&self, slot: u32, fp: &Fingerprint) -> f32 {
-        let n = self.stories[slot as usize].n_anchors as usize;
-        if n == 0 || fp.anchors.is_empty() {
+        let n = self.covered(slot, fp);
+        if n == 0 {
             return 0.0;
         }
         let hits = fp
             .anchors
             .iter()
-            .filter(|a| self.anchors.get(a) == Some(&slot))
+            .filter(|(a, _)| self.slots_of(*a).any(|s| s == slot))
             .count();
-        hits as f32 / n.min(fp.anchors.len()) as f32
+        (hits as f32 / n as f32).min(1.0)
+    }
+
+    /// Stories remembered under a fingerprint.
+    fn slots_of(&self, a: u32) -> impl Iterator<Item = u32> + '_ {
+        fp_keys(a).map_while(|k| self.anchors.get(&k).copied())
+    }
+
+    fn remember_fp(&mut self, a: u32, slot: u32) {
+        for k in fp_keys(a) {
+            match self.anchors.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) if *e.get() == slot => return,
+                std::collections::hash_map::Entry::Occupied(_) => continue,
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(slot);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// How many of a remembered story's fingerprints lie within the part of the text the
+    /// incoming story covers (a copy cut to its first paragraphs is compared with those).
+    fn covered(&self, slot: u32, fp: &Fingerprint) -> usize {
+        let rec = &self.stories[slot as usize];
+        // A remembered fingerprint at quantised position p started at token 4p..4p+3; count it
+        // when even its latest possible start is a shingle the incoming text has.
+        let last_start = fp.cover.saturating_sub(self.cfg.shingle_words as u32);
+        rec.anchor_pos[..rec.n_anchors as usize]
+            .iter()
+            .filter(|p| **p < 255 && u32::from(**p) * 4 + 3 <= last_start)
+            .count()
     }
 
     fn best_candidate(&self, fp: &Fingerprint, feed: u16) -> Option<(u32, f32)> {
         let mut counts: Vec<(u32, u32)> = Vec::new();
-        for a in &fp.anchors {
-            if let Some(&slot) = self.anchors.get(a) {
+        for (a, _) in &fp.anchors {
+            for slot in self.slots_of(*a) {
                 match counts.iter_mut().find(|(s, _)| *s == slot) {
                     Some((_, c)) => *c += 1,
                     None => counts.push((slot, 1)),
@@ -452,11 +633,11 @@ impl DedupIndex {
             if !rec.live || rec.feed == feed {
                 continue;
             }
-            let n = (rec.n_anchors as usize).min(fp.anchors.len());
+            let n = self.covered(slot, fp);
             if n == 0 || (hits as usize) < self.cfg.min_hits.min(n) || hits < 2 {
                 continue;
             }
-            let sim = hits as f32 / n as f32;
+            let sim = (hits as f32 / n as f32).min(1.0);
             if sim >= self.cfg.containment && best.is_none_or(|(_, b)| sim > b) {
                 best = Some((slot, sim));
             }
@@ -517,11 +698,8 @@ impl DedupIndex {
         if link != 0 {
             self.links.entry(link).or_insert(slot);
         }
-        if status == DedupStatus::Update {
-            self.texts.insert(text, slot);
-            if fp.words >= self.cfg.min_words {
-                self.bodies.insert(fp.body, slot);
-            }
+        if status == DedupStatus::Update && fp.words >= self.cfg.min_words {
+            self.bodies.insert(fp.body, slot);
         }
         let c = &mut self.clusters[cluster as usize];
         c.last_seen = c.last_seen.max(now);
@@ -544,7 +722,10 @@ impl DedupIndex {
             outlet: self.names[outlet as usize].clone(),
             status,
         };
-        (self.decision(status, cluster, u32::from(revision), Some(by), sim), remembered)
+        (
+            self.decision(status, cluster, u32::from(revision), Some(by), sim),
+            remembered,
+        )
     }
 
     /// Remembers a story that is not a repeat of one already known.
@@ -564,7 +745,11 @@ impl DedupIndex {
         now: i64,
     ) -> (Decision, Remembered) {
         let now_min = (now.max(0) / 60) as u32;
-        let stored: Vec<u32> = fp.anchors.iter().take(self.cfg.anchors).copied().collect();
+        let stored = self.choose_anchors(&fp);
+        let mut anchor_pos = [0u8; MAX_ANCHORS];
+        for (i, (_, p)) in stored.iter().enumerate() {
+            anchor_pos[i] = *p;
+        }
         let rec = StoryRec {
             id,
             text,
@@ -574,6 +759,7 @@ impl DedupIndex {
             revision: 0,
             feed,
             n_anchors: stored.len() as u8,
+            anchor_pos,
             live: true,
         };
         let slot = match self.free_stories.pop() {
@@ -592,12 +778,11 @@ impl DedupIndex {
         }
         let texty = fp.words >= self.cfg.min_words;
         if texty {
-            self.texts.entry(text).or_insert(slot);
             self.bodies.entry(fp.body).or_insert(slot);
             // Copies do not add fingerprints: the original's already stand for the cluster.
             if status == DedupStatus::New {
-                for a in &stored {
-                    self.anchors.entry(*a).or_insert(slot);
+                for (a, _) in &stored {
+                    self.remember_fp(*a, slot);
                 }
             }
         }
@@ -615,7 +800,11 @@ impl DedupIndex {
             link,
             text,
             body: fp.body,
-            anchors: if status == DedupStatus::New && texty { stored } else { Vec::new() },
+            anchors: if status == DedupStatus::New && texty {
+                stored
+            } else {
+                Vec::new()
+            },
             cluster: c.id,
             revision: 0,
             seen: now,
@@ -646,7 +835,11 @@ impl DedupIndex {
                 last_seen: c.last_seen,
                 copies: c.copies + 1,
                 updates: c.updates,
-                outlets: c.outlets.iter().map(|o| self.names[*o as usize].clone()).collect(),
+                outlets: c
+                    .outlets
+                    .iter()
+                    .map(|o| self.names[*o as usize].clone())
+                    .collect(),
             },
         }
     }
@@ -664,7 +857,7 @@ impl DedupIndex {
                 rec.revision = r.revision.min(u32::from(u16::MAX)) as u16;
                 rec.text = r.text;
                 rec.body = r.body;
-                self.texts.insert(r.text, slot);
+                self.bodies.insert(r.body, slot);
             }
             let c = rec.cluster as usize;
             self.clusters[c].last_seen = self.clusters[c].last_seen.max(r.seen);
@@ -683,14 +876,21 @@ impl DedupIndex {
         let fp = Fingerprint {
             words: if r.body != 0 { self.cfg.min_words } else { 0 },
             body: r.body,
-            anchors: r.anchors.clone(),
+            anchors: r
+                .anchors
+                .iter()
+                .map(|(a, p)| (*a, u32::from(*p) * 4))
+                .collect(),
+            cover: 0,
         };
         let status = if self.clusters[cluster as usize].id == r.id {
             DedupStatus::New
         } else {
             DedupStatus::NearDuplicate
         };
-        self.attach(r.id, feed, outlet, r.link, r.text, fp, cluster, status, "", None, r.seen);
+        self.attach(
+            r.id, feed, outlet, r.link, r.text, fp, cluster, status, "", None, r.seen,
+        );
     }
 
     /// Drops stories and clusters older than the window. Runs at most every window/16.
@@ -717,9 +917,19 @@ impl DedupIndex {
         let keep = |slot: &mut u32| !dead[*slot as usize];
         self.ids.retain(|_, s| keep(s));
         self.links.retain(|_, s| keep(s));
-        self.texts.retain(|_, s| keep(s));
         self.bodies.retain(|_, s| keep(s));
-        self.anchors.retain(|_, s| keep(s));
+        // Rebuild the fingerprint multimap so no entry sits behind a removed one.
+        let mut live: Vec<(u32, u32)> = self
+            .anchors
+            .iter()
+            .filter(|(_, s)| !dead[**s as usize])
+            .map(|(k, s)| (*k, *s))
+            .collect();
+        live.sort_unstable();
+        self.anchors.clear();
+        for (k, s) in live {
+            self.remember_fp(k, s);
+        }
         let mut cluster_live = vec![false; self.clusters.len()];
         for (i, s) in self.stories.iter().enumerate() {
             if dead[i] {
@@ -747,10 +957,13 @@ impl DedupIndex {
         }
         self.stories.capacity() * std::mem::size_of::<StoryRec>()
             + self.clusters.capacity() * std::mem::size_of::<ClusterRec>()
-            + self.clusters.iter().map(|c| c.outlets.capacity() * 2).sum::<usize>()
+            + self
+                .clusters
+                .iter()
+                .map(|c| c.outlets.capacity() * 2)
+                .sum::<usize>()
             + map(&self.ids)
             + map(&self.links)
-            + map(&self.texts)
             + map(&self.bodies)
             + map(&self.anchors)
             + map(&self.cluster_ids)
@@ -771,13 +984,21 @@ pub fn story_key(id: &str) -> u64 {
 mod tests {
     use super::*;
 
-    const BODY: &str = "London, May 5 - US Secretary of State Antony Blinken on Wednesday met jointly \
+    const BODY: &str =
+        "London, May 5 - US Secretary of State Antony Blinken on Wednesday met jointly \
         with his South Korean and Japanese counterparts to discuss North Korea, bringing together \
         the allies despite renewed rifts. Joined by aides, Blinken sat in the centre of a U-shaped \
         table with Japanese Foreign Minister Toshimitsu Motegi and South Korean Foreign Minister \
         Chung Eui-yong on each side in a conference room of a London hotel.";
 
-    fn input<'a>(id: &'a str, feed: &'a str, link: &'a str, title: &'a str, body: &'a str, now: i64) -> DedupInput<'a> {
+    fn input<'a>(
+        id: &'a str,
+        feed: &'a str,
+        link: &'a str,
+        title: &'a str,
+        body: &'a str,
+        now: i64,
+    ) -> DedupInput<'a> {
         DedupInput {
             id,
             feed,
@@ -792,34 +1013,101 @@ mod tests {
     #[test]
     fn new_then_duplicate_then_update() {
         let mut d = DedupIndex::new(DedupConfig::default());
-        let (a, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1000));
+        let (a, _) = d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            BODY,
+            1000,
+        ));
         assert_eq!(a.status, DedupStatus::New);
         assert_eq!(a.cluster, "0000000000000001");
-        let (b, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1100));
+        let (b, _) = d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            BODY,
+            1100,
+        ));
         assert_eq!(b.status, DedupStatus::Duplicate);
         let changed = format!("{BODY} It was the second meeting this month.");
-        let (c, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", &changed, 1200));
-        assert_eq!((c.status, c.revision, c.cluster.as_str()), (DedupStatus::Update, 1, "0000000000000001"));
+        let (c, _) = d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            &changed,
+            1200,
+        ));
+        assert_eq!(
+            (c.status, c.revision, c.cluster.as_str()),
+            (DedupStatus::Update, 1, "0000000000000001")
+        );
     }
 
     #[test]
     fn same_link_other_feed_is_duplicate() {
         let mut d = DedupIndex::new(DedupConfig::default());
-        d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1000));
-        let (b, _) = d.observe(&input("0000000000000002", "afp-asia", "https://a/1", "T", BODY, 1000));
-        assert_eq!((b.status, b.matched_by), (DedupStatus::Duplicate, Some("link")));
+        d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            BODY,
+            1000,
+        ));
+        let (b, _) = d.observe(&input(
+            "0000000000000002",
+            "afp-asia",
+            "https://a/1",
+            "T",
+            BODY,
+            1000,
+        ));
+        assert_eq!(
+            (b.status, b.matched_by),
+            (DedupStatus::Duplicate, Some("link"))
+        );
     }
 
     #[test]
     fn syndicated_copy_with_boilerplate_and_truncation() {
         let mut d = DedupIndex::new(DedupConfig::default());
-        d.observe(&input("0000000000000001", "afp", "https://a/1", "Blinken meets allies", BODY, 1000));
-        let copy = format!("0 SHARES Share Tweet {BODY} © Copyright 2021 AFP. All rights reserved.");
-        let (b, _) = d.observe(&input("0000000000000002", "digest", "https://b/x", "Allies meet in London", &copy, 2000));
+        d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "Blinken meets allies",
+            BODY,
+            1000,
+        ));
+        let copy =
+            format!("0 SHARES Share Tweet {BODY} © Copyright 2021 AFP. All rights reserved.");
+        let (b, _) = d.observe(&input(
+            "0000000000000002",
+            "digest",
+            "https://b/x",
+            "Allies meet in London",
+            &copy,
+            2000,
+        ));
         assert_eq!(b.status, DedupStatus::NearDuplicate);
         assert_eq!(b.cluster, "0000000000000001");
-        let cut: String = BODY.split_whitespace().take(30).collect::<Vec<_>>().join(" ");
-        let (c, _) = d.observe(&input("0000000000000003", "other", "https://c/y", "Blinken", &cut, 3000));
+        let cut: String = BODY
+            .split_whitespace()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (c, _) = d.observe(&input(
+            "0000000000000003",
+            "other",
+            "https://c/y",
+            "Blinken",
+            &cut,
+            3000,
+        ));
         assert_eq!(c.status, DedupStatus::NearDuplicate, "{c:?}");
         assert_eq!(c.cluster_state.copies, 3);
         assert_eq!(c.cluster_state.outlets, ["afp", "digest", "other"]);
@@ -829,16 +1117,44 @@ mod tests {
     fn template_items_of_one_feed_stay_apart() {
         let mut d = DedupIndex::new(DedupConfig::default());
         let body = "Our pick of the most striking news photographs taken around the world this week by our photographers";
-        let (a, _) = d.observe(&input("0000000000000001", "bbc", "https://bbc/1", "Photos of the day", body, 1000));
-        let (b, _) = d.observe(&input("0000000000000002", "bbc", "https://bbc/2", "Photos of the day", body, 90_000));
+        let (a, _) = d.observe(&input(
+            "0000000000000001",
+            "bbc",
+            "https://bbc/1",
+            "Photos of the day",
+            body,
+            1000,
+        ));
+        let (b, _) = d.observe(&input(
+            "0000000000000002",
+            "bbc",
+            "https://bbc/2",
+            "Photos of the day",
+            body,
+            90_000,
+        ));
         assert_eq!((a.status, b.status), (DedupStatus::New, DedupStatus::New));
     }
 
     #[test]
     fn short_texts_never_match_on_text() {
         let mut d = DedupIndex::new(DedupConfig::default());
-        d.observe(&input("0000000000000001", "a", "https://a/1", "Morning briefing", "Top stories today", 1000));
-        let (b, _) = d.observe(&input("0000000000000002", "b", "https://b/1", "Morning briefing", "Top stories today", 1000));
+        d.observe(&input(
+            "0000000000000001",
+            "a",
+            "https://a/1",
+            "Morning briefing",
+            "Top stories today",
+            1000,
+        ));
+        let (b, _) = d.observe(&input(
+            "0000000000000002",
+            "b",
+            "https://b/1",
+            "Morning briefing",
+            "Top stories today",
+            1000,
+        ));
         assert_eq!(b.status, DedupStatus::New);
     }
 
@@ -851,21 +1167,59 @@ mod tests {
         let two = "North Korea fired an intercontinental ballistic missile into the East Sea on Friday, \
             South Korea's Joint Chiefs of Staff said, days after a US aircraft carrier arrived in Busan. \
             The missile flew about 1,000 km on a lofted trajectory, reaching 6,000 km in altitude, Japan said.";
-        d.observe(&input("0000000000000001", "afp", "https://a/1", "N. Korea fires missiles", one, 1000));
-        let (b, _) = d.observe(&input("0000000000000002", "yonhap", "https://y/2", "N. Korea fires ICBM", two, 600_000));
+        d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "N. Korea fires missiles",
+            one,
+            1000,
+        ));
+        let (b, _) = d.observe(&input(
+            "0000000000000002",
+            "yonhap",
+            "https://y/2",
+            "N. Korea fires ICBM",
+            two,
+            600_000,
+        ));
         assert_eq!(b.status, DedupStatus::New, "{b:?}");
     }
 
     #[test]
     fn window_forgets_old_stories() {
-        let cfg = DedupConfig { window_secs: 3600, ..DedupConfig::default() };
+        let cfg = DedupConfig {
+            window_secs: 3600,
+            ..DedupConfig::default()
+        };
         let mut d = DedupIndex::new(cfg);
-        d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 0));
+        d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            BODY,
+            0,
+        ));
         assert_eq!(d.len(), 1);
-        let (b, _) = d.observe(&input("0000000000000002", "x", "https://x/1", "U", "short", 2 * 3600));
+        let (b, _) = d.observe(&input(
+            "0000000000000002",
+            "x",
+            "https://x/1",
+            "U",
+            "short",
+            2 * 3600,
+        ));
         assert_eq!(b.status, DedupStatus::New);
         assert_eq!(d.len(), 1, "the old story left the window");
-        let (c, _) = d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 2 * 3600 + 60));
+        let (c, _) = d.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            BODY,
+            2 * 3600 + 60,
+        ));
         assert_eq!(c.status, DedupStatus::New);
     }
 
@@ -873,16 +1227,50 @@ mod tests {
     fn restore_from_changelog_remembers_everything() {
         let mut d = DedupIndex::new(DedupConfig::default());
         let mut log = Vec::new();
-        log.push(d.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1000)).1);
+        log.push(
+            d.observe(&input(
+                "0000000000000001",
+                "afp",
+                "https://a/1",
+                "T",
+                BODY,
+                1000,
+            ))
+            .1,
+        );
         let copy = format!("Share Tweet {BODY}");
-        log.push(d.observe(&input("0000000000000002", "digest", "https://b/1", "X", &copy, 1100)).1);
+        log.push(
+            d.observe(&input(
+                "0000000000000002",
+                "digest",
+                "https://b/1",
+                "X",
+                &copy,
+                1100,
+            ))
+            .1,
+        );
         let mut r = DedupIndex::new(DedupConfig::default());
         for rec in &log {
             r.restore(rec);
         }
-        let (a, _) = r.observe(&input("0000000000000001", "afp", "https://a/1", "T", BODY, 1200));
+        let (a, _) = r.observe(&input(
+            "0000000000000001",
+            "afp",
+            "https://a/1",
+            "T",
+            BODY,
+            1200,
+        ));
         assert_eq!(a.status, DedupStatus::Duplicate);
-        let (b, _) = r.observe(&input("0000000000000003", "third", "https://c/1", "Y", BODY, 1300));
+        let (b, _) = r.observe(&input(
+            "0000000000000003",
+            "third",
+            "https://c/1",
+            "Y",
+            BODY,
+            1300,
+        ));
         assert_eq!(b.status, DedupStatus::NearDuplicate);
         assert_eq!(b.cluster, "0000000000000001");
         assert_eq!(b.cluster_state.copies, 3);

@@ -78,7 +78,11 @@ impl PlainText {
             return self.content.clone();
         }
         if self.content.is_empty() || self.content.starts_with(&self.summary) {
-            return if self.content.is_empty() { self.summary.clone() } else { self.content.clone() };
+            return if self.content.is_empty() {
+                self.summary.clone()
+            } else {
+                self.content.clone()
+            };
         }
         format!("{}\n{}", self.summary, self.content)
     }

@@ -96,7 +96,11 @@ impl Fields<'_> {
 pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
     let fields = Fields {
         texts: [doc.title, doc.summary, doc.content],
-        norms: [normalize(doc.title), normalize(doc.summary), normalize(doc.content)],
+        norms: [
+            normalize(doc.title),
+            normalize(doc.summary),
+            normalize(doc.content),
+        ],
     };
     // Content that repeats the summary at its start is not counted twice.
     let skip_content = {
@@ -174,7 +178,11 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             name: actor.name.clone(),
             kind: actor.kind.as_str().to_string(),
             mentions: ms.len(),
-            evidence: ms.iter().take(MAX_EVIDENCE).map(|(_, m)| fields.evidence(m)).collect(),
+            evidence: ms
+                .iter()
+                .take(MAX_EVIDENCE)
+                .map(|(_, m)| fields.evidence(m))
+                .collect(),
         });
         i = j;
     }
@@ -202,7 +210,10 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
                     (ctx.set(*set).iter().map(|(_, m)| *m).collect(), *weight)
                 }
                 Signal::Actors { actors, weight } => (
-                    actors.iter().flat_map(|a| ctx.actor(*a).iter().map(|(_, m)| *m)).collect(),
+                    actors
+                        .iter()
+                        .flat_map(|a| ctx.actor(*a).iter().map(|(_, m)| *m))
+                        .collect(),
                     *weight,
                 ),
             };
@@ -219,7 +230,11 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             topics.push(TopicTag {
                 id: topic.id.clone(),
                 score,
-                evidence: evidence.iter().take(MAX_EVIDENCE).map(|m| fields.evidence(m)).collect(),
+                evidence: evidence
+                    .iter()
+                    .take(MAX_EVIDENCE)
+                    .map(|m| fields.evidence(m))
+                    .collect(),
             });
         }
     }
@@ -234,7 +249,13 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             let mut ms = ev.unwrap_or_default();
             ms.sort_by_key(|m| (m.field, m.start));
             ms.dedup_by_key(|m| (m.field, m.start, m.end));
-            alerts.push((ri, ms.iter().take(MAX_EVIDENCE).map(|m| fields.evidence(m)).collect()));
+            alerts.push((
+                ri,
+                ms.iter()
+                    .take(MAX_EVIDENCE)
+                    .map(|m| fields.evidence(m))
+                    .collect(),
+            ));
         }
     }
 
@@ -286,7 +307,11 @@ fn resolve_actors(raw: &[(Target, Mention)]) -> Vec<(usize, Mention)> {
                 .iter()
                 .any(|(_, x)| x.field == m.field && x.start <= m.start && m.end <= x.end)
         };
-        let full: Vec<Mention> = of(0, a).iter().map(|(_, m)| *m).filter(not_excluded).collect();
+        let full: Vec<Mention> = of(0, a)
+            .iter()
+            .map(|(_, m)| *m)
+            .filter(not_excluded)
+            .collect();
         let titles = of(2, a);
         let mut ms = full.clone();
         for (_, m) in of(1, a) {
@@ -376,7 +401,12 @@ impl Ctx<'_> {
                 }
                 ok
             }
-            Cond::Near { a, b, within, scope } => {
+            Cond::Near {
+                a,
+                b,
+                within,
+                scope,
+            } => {
                 for (_, x) in self.set(*a).iter().filter(|(_, m)| m.place.within(*scope)) {
                     for (_, y) in self.set(*b).iter().filter(|(_, m)| m.place.within(*scope)) {
                         if x.field == y.field && x.pos2.abs_diff(y.pos2) <= within * 2 {
@@ -493,7 +523,10 @@ when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north
     }
 
     fn title(t: &str) -> Doc<'_> {
-        Doc { title: t, ..Doc::default() }
+        Doc {
+            title: t,
+            ..Doc::default()
+        }
     }
 
     fn ids(tags: &Tags) -> (Vec<&str>, Vec<&str>) {
@@ -506,7 +539,10 @@ when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north
     #[test]
     fn projectiles_into_the_east_sea() {
         let t = tax();
-        let tags = tag(&t, &title("Pyongyang fired two projectiles into the East Sea"));
+        let tags = tag(
+            &t,
+            &title("Pyongyang fired two projectiles into the East Sea"),
+        );
         let (actors, topics) = ids(&tags);
         assert_eq!(actors, ["north-korea"]);
         assert!(topics.contains(&"missile-test"), "{topics:?}");
@@ -546,9 +582,16 @@ when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north
     #[test]
     fn exclusion_phrases_and_word_boundaries() {
         let t = tax();
-        assert!(tag(&t, &title("The Washington Post reports")).actors.is_empty());
-        assert_eq!(ids(&tag(&t, &title("Washington warns"))).0, ["united-states"]);
-        assert!(tag(&t, &title("USB sticks and bus stops")).actors.is_empty());
+        assert!(tag(&t, &title("The Washington Post reports"))
+            .actors
+            .is_empty());
+        assert_eq!(
+            ids(&tag(&t, &title("Washington warns"))).0,
+            ["united-states"]
+        );
+        assert!(tag(&t, &title("USB sticks and bus stops"))
+            .actors
+            .is_empty());
     }
 
     #[test]
@@ -566,9 +609,19 @@ when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north
     #[test]
     fn passing_mention_scores_low_headline_scores_high() {
         let t = tax();
-        let lead = "Nikkei futures slipped on Monday as investors weighed earnings from exporters. ".repeat(6);
-        let body = format!("{lead}Traders cited many factors, including North Korea, the yen and oil.");
-        let tags = tag(&t, &Doc { title: "Nikkei futures slip", summary: "", content: &body });
+        let lead =
+            "Nikkei futures slipped on Monday as investors weighed earnings from exporters. "
+                .repeat(6);
+        let body =
+            format!("{lead}Traders cited many factors, including North Korea, the yen and oil.");
+        let tags = tag(
+            &t,
+            &Doc {
+                title: "Nikkei futures slip",
+                summary: "",
+                content: &body,
+            },
+        );
         assert!(!ids(&tags).1.contains(&"north-korea"));
         let tags = tag(&t, &title("North Korea warns of retaliation"));
         assert!(ids(&tags).1.contains(&"north-korea"));
@@ -577,7 +630,11 @@ when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north
     #[test]
     fn evidence_points_into_the_original_text() {
         let t = tax();
-        let doc = Doc { title: "x", summary: "Le chef <Kim Jong-Un>, dit-on", content: "" };
+        let doc = Doc {
+            title: "x",
+            summary: "Le chef <Kim Jong-Un>, dit-on",
+            content: "",
+        };
         let tags = tag(&t, &doc);
         let ev = &tags.actors[0].evidence[0];
         assert_eq!(&doc.summary[ev.start..ev.end], "Kim Jong-Un");

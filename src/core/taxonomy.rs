@@ -23,7 +23,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -205,13 +209,29 @@ pub enum Scope {
 
 #[derive(Debug, Clone)]
 pub enum Cond {
-    Terms { set: usize, min: u32, scope: Scope },
-    Actors { actors: Vec<usize>, min: u32, scope: Scope },
-    Near { a: usize, b: usize, within: u32, scope: Scope },
+    Terms {
+        set: usize,
+        min: u32,
+        scope: Scope,
+    },
+    Actors {
+        actors: Vec<usize>,
+        min: u32,
+        scope: Scope,
+    },
+    Near {
+        a: usize,
+        b: usize,
+        within: u32,
+        scope: Scope,
+    },
     All(Vec<Cond>),
     Any(Vec<Cond>),
     None(Vec<Cond>),
-    Topic { topic: usize, min_score: f64 },
+    Topic {
+        topic: usize,
+        min_score: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -282,8 +302,8 @@ pub struct Taxonomy {
 impl Taxonomy {
     /// Parses, validates and compiles a taxonomy. `file` names the source in errors.
     pub fn from_toml(file: &str, source: &str) -> Result<Taxonomy, ConfigErrors> {
-        let raw: RawTaxonomy = toml::from_str(source)
-            .map_err(|e| ConfigErrors(vec![toml_error(file, source, &e)]))?;
+        let raw: RawTaxonomy =
+            toml::from_str(source).map_err(|e| ConfigErrors(vec![toml_error(file, source, &e)]))?;
         Compiler::new(file, source).compile(raw)
     }
 
@@ -483,7 +503,10 @@ impl<'a> Compiler<'a> {
         }
         if let Some(near) = &c.near {
             if near.len() != 2 {
-                self.error(at, format!("{what}: `near` takes two term lists, [[A...], [B...]]"));
+                self.error(
+                    at,
+                    format!("{what}: `near` takes two term lists, [[A...], [B...]]"),
+                );
                 return None;
             }
             let a = self.term_set(at, &format!("{what}.near[0]"), &near[0]);
@@ -501,7 +524,10 @@ impl<'a> Compiler<'a> {
         }
         if let Some(topic) = &c.topic {
             if !alerts {
-                self.error(at, format!("{what}: `topic` conditions are only allowed in alert rules"));
+                self.error(
+                    at,
+                    format!("{what}: `topic` conditions are only allowed in alert rules"),
+                );
                 return None;
             }
             let Some(&t) = self.topic_ids.get(topic) else {
@@ -512,7 +538,10 @@ impl<'a> Compiler<'a> {
             if !(0.0..=1.0).contains(&min_score) {
                 self.error(at, format!("{what}: min_score {min_score} is outside 0..1"));
             }
-            return Some(Cond::Topic { topic: t, min_score });
+            return Some(Cond::Topic {
+                topic: t,
+                min_score,
+            });
         }
         let (list, kind) = if let Some(l) = &c.all {
             (l, "all")
@@ -545,12 +574,18 @@ impl<'a> Compiler<'a> {
 
     fn compile(mut self, raw: RawTaxonomy) -> Result<Taxonomy, ConfigErrors> {
         if raw.version != 1 {
-            self.error(0, format!("version {} is not supported (expected 1)", raw.version));
+            self.error(
+                0,
+                format!("version {} is not supported (expected 1)", raw.version),
+            );
         }
         self.named_sets = raw.terms.clone();
         for (name, list) in &raw.terms {
             if list.iter().any(|t| t.starts_with('@')) {
-                self.error(0, format!("terms.{name}: term lists cannot reference other lists"));
+                self.error(
+                    0,
+                    format!("terms.{name}: term lists cannot reference other lists"),
+                );
             }
         }
 
@@ -561,7 +596,10 @@ impl<'a> Compiler<'a> {
             let a = spanned.get_ref();
             let what = format!("actor `{}`", a.id);
             if !valid_id(&a.id) {
-                self.error(at, format!("{what}: id must be lower-case letters, digits and '-'"));
+                self.error(
+                    at,
+                    format!("{what}: id must be lower-case letters, digits and '-'"),
+                );
             }
             if self.actor_ids.insert(a.id.clone(), actors.len()).is_some() {
                 self.error(at, format!("{what}: duplicate actor id"));
@@ -571,7 +609,12 @@ impl<'a> Compiler<'a> {
                 "country" => ActorKind::Country,
                 "organization" => ActorKind::Organization,
                 other => {
-                    self.error(at, format!("{what}: kind `{other}` is not one of person, country, organization"));
+                    self.error(
+                        at,
+                        format!(
+                            "{what}: kind `{other}` is not one of person, country, organization"
+                        ),
+                    );
                     ActorKind::Organization
                 }
             };
@@ -579,7 +622,10 @@ impl<'a> Compiler<'a> {
                 self.error(at, format!("{what}: korean_name only applies to persons"));
             }
             if !a.titles.is_empty() && a.context_aliases.is_empty() {
-                self.error(at, format!("{what}: titles only matter with context_aliases"));
+                self.error(
+                    at,
+                    format!("{what}: titles only matter with context_aliases"),
+                );
             }
             let idx = actors.len();
             let mut full: Vec<String> = vec![a.name.clone()];
@@ -591,12 +637,18 @@ impl<'a> Compiler<'a> {
             }
             for alias in &full {
                 if !self.add_pattern(alias, Target::Actor(idx)) {
-                    self.error(at, format!("{what}: alias `{alias}` is empty once normalised"));
+                    self.error(
+                        at,
+                        format!("{what}: alias `{alias}` is empty once normalised"),
+                    );
                 }
             }
             for alias in &a.context_aliases {
                 if !self.add_pattern(alias, Target::ContextAlias(idx)) {
-                    self.error(at, format!("{what}: context alias `{alias}` is empty once normalised"));
+                    self.error(
+                        at,
+                        format!("{what}: context alias `{alias}` is empty once normalised"),
+                    );
                 }
             }
             for title in &a.titles {
@@ -620,13 +672,19 @@ impl<'a> Compiler<'a> {
             let t = spanned.get_ref();
             let what = format!("topic `{}`", t.id);
             if !valid_id(&t.id) {
-                self.error(at, format!("{what}: id must be lower-case letters, digits and '-'"));
+                self.error(
+                    at,
+                    format!("{what}: id must be lower-case letters, digits and '-'"),
+                );
             }
             if self.topic_ids.insert(t.id.clone(), topics.len()).is_some() {
                 self.error(at, format!("{what}: duplicate topic id"));
             }
             if !(0.0..=1.0).contains(&t.threshold) {
-                self.error(at, format!("{what}: threshold {} is outside 0..1", t.threshold));
+                self.error(
+                    at,
+                    format!("{what}: threshold {} is outside 0..1", t.threshold),
+                );
             }
             let saturation = t.saturation.unwrap_or(3.0);
             if saturation <= 0.0 || !saturation.is_finite() {
@@ -644,15 +702,24 @@ impl<'a> Compiler<'a> {
                 match (&s.terms, &s.actors) {
                     (Some(terms), None) => {
                         if let Some(set) = self.term_set(at, &swhat, terms) {
-                            signals.push(Signal::Terms { set, weight: s.weight });
+                            signals.push(Signal::Terms {
+                                set,
+                                weight: s.weight,
+                            });
                         }
                     }
                     (None, Some(ids)) => {
                         if let Some(actors) = self.actor_refs(at, &swhat, ids) {
-                            signals.push(Signal::Actors { actors, weight: s.weight });
+                            signals.push(Signal::Actors {
+                                actors,
+                                weight: s.weight,
+                            });
                         }
                     }
-                    _ => self.error(at, format!("{swhat}: a signal has exactly one of `terms` or `actors`")),
+                    _ => self.error(
+                        at,
+                        format!("{swhat}: a signal has exactly one of `terms` or `actors`"),
+                    ),
                 }
             }
             let require = t
@@ -684,13 +751,22 @@ impl<'a> Compiler<'a> {
             let a = spanned.get_ref();
             let what = format!("alert `{}`", a.id);
             if !valid_id(&a.id) {
-                self.error(at, format!("{what}: id must be lower-case letters, digits and '-'"));
+                self.error(
+                    at,
+                    format!("{what}: id must be lower-case letters, digits and '-'"),
+                );
             }
             if alert_ids.insert(a.id.clone(), ()).is_some() {
                 self.error(at, format!("{what}: duplicate alert id"));
             }
             if !matches!(a.severity.as_str(), "info" | "warning" | "critical") {
-                self.error(at, format!("{what}: severity `{}` is not one of info, warning, critical", a.severity));
+                self.error(
+                    at,
+                    format!(
+                        "{what}: severity `{}` is not one of info, warning, critical",
+                        a.severity
+                    ),
+                );
             }
             if let Some(when) = self.cond(at, &format!("{what}.when"), &a.when, true) {
                 alerts.push(AlertRule {
@@ -800,7 +876,10 @@ require = { terms = ["a"], actors = ["b"] }
         let errs = Taxonomy::from_toml("bad.toml", bad).unwrap_err().0;
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         let joined = text.join("\n");
-        assert!(joined.contains("bad.toml:3:1: actor `North Korea`: id must be"), "{joined}");
+        assert!(
+            joined.contains("bad.toml:3:1: actor `North Korea`: id must be"),
+            "{joined}"
+        );
         assert!(joined.contains("kind `nation`"), "{joined}");
         assert!(joined.contains("threshold 1.5"), "{joined}");
         assert!(joined.contains("unknown term list `@nothing`"), "{joined}");
@@ -814,14 +893,24 @@ require = { terms = ["a"], actors = ["b"] }
         let bad = "version = 1\n[[actor]]\nid = \"a\"\nname = \"A\"\nkind = \"person\"\nalias = [\"x\"]\n";
         let errs = Taxonomy::from_toml("k.toml", bad).unwrap_err().0;
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].message.contains("unknown field `alias`"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("unknown field `alias`"),
+            "{}",
+            errs[0]
+        );
         assert_eq!(errs[0].line, 6);
     }
 
     #[test]
     fn reverses_korean_names() {
-        assert_eq!(korean_reversed("Chung Eui-yong").as_deref(), Some("Eui-yong Chung"));
-        assert_eq!(korean_reversed("Kim Jong Un").as_deref(), Some("Jong Un Kim"));
+        assert_eq!(
+            korean_reversed("Chung Eui-yong").as_deref(),
+            Some("Eui-yong Chung")
+        );
+        assert_eq!(
+            korean_reversed("Kim Jong Un").as_deref(),
+            Some("Jong Un Kim")
+        );
         assert_eq!(korean_reversed("Suh Hoon"), None);
         assert_eq!(korean_reversed("김정은"), None);
     }

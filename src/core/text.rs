@@ -78,16 +78,40 @@ fn skip_tag<'a>(s: &'a str, out: &mut String) -> &'a str {
         };
     }
     const BLOCK: &[&str] = &[
-        "p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
-        "table", "blockquote", "section", "article", "figure", "figcaption", "hr", "header",
-        "footer", "pre",
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "blockquote",
+        "section",
+        "article",
+        "figure",
+        "figcaption",
+        "hr",
+        "header",
+        "footer",
+        "pre",
     ];
     if BLOCK.contains(&name.as_str()) {
         out.push('\n');
     } else if !out.ends_with(' ') && !out.is_empty() && name != "a" && name != "span" {
         // Inline tags like <img> separate words; <a>/<span>/<b> usually sit inside a sentence.
-        if !matches!(name.as_str(), "b" | "i" | "em" | "strong" | "u" | "small" | "sup" | "sub")
-        {
+        if !matches!(
+            name.as_str(),
+            "b" | "i" | "em" | "strong" | "u" | "small" | "sup" | "sub"
+        ) {
             out.push(' ');
         }
     }
@@ -370,7 +394,10 @@ mod tests {
     #[test]
     fn strips_markup_and_decodes_entities() {
         let html = "<p>Kim&#39;s <b>speech</b> &amp; the <a href=\"x\">DMZ</a></p><script>var x=1;</script><p>Next&nbsp;para &rsquo;ok&rsquo;</p>";
-        assert_eq!(html_to_text(html), "Kim's speech & the DMZ\nNext para \u{2019}ok\u{2019}");
+        assert_eq!(
+            html_to_text(html),
+            "Kim's speech & the DMZ\nNext para \u{2019}ok\u{2019}"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+};
 use reqwest::StatusCode;
 use url::Url;
 
@@ -72,7 +74,8 @@ pub async fn poll(
     headers: &HeaderMap,
     limits: &Limits,
 ) -> Result<Outcome, PollError> {
-    let mut current = Url::parse(url).map_err(|e| PollError::new("other", format!("bad url {url}: {e}")))?;
+    let mut current =
+        Url::parse(url).map_err(|e| PollError::new("other", format!("bad url {url}: {e}")))?;
     if current.scheme() == "file" {
         return read_file(&current, validators, limits).await;
     }
@@ -98,21 +101,32 @@ pub async fn poll(
             if hops > limits.max_redirects {
                 return Err(PollError {
                     status: Some(status.as_u16()),
-                    ..PollError::new("redirect", format!("more than {} redirects", limits.max_redirects))
+                    ..PollError::new(
+                        "redirect",
+                        format!("more than {} redirects", limits.max_redirects),
+                    )
                 });
             }
             let location = resp
                 .headers()
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| PollError::new("redirect", format!("{status} without a Location header")))?;
+                .ok_or_else(|| {
+                    PollError::new("redirect", format!("{status} without a Location header"))
+                })?;
             let next = current
                 .join(location)
                 .map_err(|e| PollError::new("redirect", format!("bad Location {location}: {e}")))?;
             if next.scheme() != "http" && next.scheme() != "https" {
-                return Err(PollError::new("redirect", format!("refusing redirect to {} URL", next.scheme())));
+                return Err(PollError::new(
+                    "redirect",
+                    format!("refusing redirect to {} URL", next.scheme()),
+                ));
             }
-            permanent_so_far &= matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT);
+            permanent_so_far &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
             if permanent_so_far {
                 moved_to = Some(next.to_string());
             }
@@ -149,7 +163,13 @@ pub async fn poll(
             });
         if let Some(len) = resp.content_length() {
             if len > limits.max_body_bytes {
-                return Err(PollError::new("too_large", format!("body of {len} bytes is over the {} byte cap", limits.max_body_bytes)));
+                return Err(PollError::new(
+                    "too_large",
+                    format!(
+                        "body of {len} bytes is over the {} byte cap",
+                        limits.max_body_bytes
+                    ),
+                ));
             }
         }
         let body = read_capped(resp, limits.max_body_bytes).await?;
@@ -168,14 +188,21 @@ async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Vec<u8>, P
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
         if body.len() as u64 + chunk.len() as u64 > cap {
-            return Err(PollError::new("too_large", format!("body is over the {cap} byte cap (after decompression)")));
+            return Err(PollError::new(
+                "too_large",
+                format!("body is over the {cap} byte cap (after decompression)"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-async fn read_file(url: &Url, validators: &Validators, limits: &Limits) -> Result<Outcome, PollError> {
+async fn read_file(
+    url: &Url,
+    validators: &Validators,
+    limits: &Limits,
+) -> Result<Outcome, PollError> {
     let path = url
         .to_file_path()
         .map_err(|_| PollError::new("io", format!("bad file URL {url}")))?;
@@ -183,7 +210,14 @@ async fn read_file(url: &Url, validators: &Validators, limits: &Limits) -> Resul
         .await
         .map_err(|e| PollError::new("io", format!("{}: {e}", path.display())))?;
     if meta.len() > limits.max_body_bytes {
-        return Err(PollError::new("too_large", format!("{} is over the {} byte cap", path.display(), limits.max_body_bytes)));
+        return Err(PollError::new(
+            "too_large",
+            format!(
+                "{} is over the {} byte cap",
+                path.display(),
+                limits.max_body_bytes
+            ),
+        ));
     }
     let stamp = meta
         .modified()
@@ -210,7 +244,9 @@ async fn read_file(url: &Url, validators: &Validators, limits: &Limits) -> Resul
 }
 
 fn header_string(h: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// `Retry-After` as seconds (delta-seconds or an HTTP date).
@@ -225,7 +261,10 @@ pub fn retry_after(h: &HeaderMap) -> Option<u64> {
 
 /// `Cache-Control: max-age` (or `Expires`) as seconds.
 pub fn freshness(h: &HeaderMap) -> Option<u64> {
-    if let Some(cc) = h.get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()) {
+    if let Some(cc) = h
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+    {
         for part in cc.split(',') {
             if let Some(age) = part.trim().strip_prefix("max-age=") {
                 if let Ok(secs) = age.trim().parse::<u64>() {

@@ -102,7 +102,8 @@ async fn update_gauges(board: StatusBoard, stop: CancellationToken) {
             }
         }
         for state in ["healthy", "failing", "disabled"] {
-            metrics::gauge!(m::FEEDS, "state" => state).set(*counts.get(state).unwrap_or(&0) as f64);
+            metrics::gauge!(m::FEEDS, "state" => state)
+                .set(*counts.get(state).unwrap_or(&0) as f64);
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -129,7 +130,11 @@ impl FeedTask {
             .feed
             .interval_secs
             .unwrap_or(f.default_interval_secs)
-            .clamp(f.min_interval_secs.min(self.feed.interval_secs.unwrap_or(u64::MAX)), f.max_interval_secs);
+            .clamp(
+                f.min_interval_secs
+                    .min(self.feed.interval_secs.unwrap_or(u64::MAX)),
+                f.max_interval_secs,
+            );
         Duration::from_secs(secs.max(1))
     }
 
@@ -176,16 +181,28 @@ impl FeedTask {
             }
             let started = Instant::now();
             let result = {
-                let Ok(_g) = self.global.acquire().await else { return };
-                let Ok(_h) = self.per_host.acquire().await else { return };
-                http::poll(&self.client, &self.feed.url, &mem.validators, &headers, &limits).await
+                let Ok(_g) = self.global.acquire().await else {
+                    return;
+                };
+                let Ok(_h) = self.per_host.acquire().await else {
+                    return;
+                };
+                http::poll(
+                    &self.client,
+                    &self.feed.url,
+                    &mem.validators,
+                    &headers,
+                    &limits,
+                )
+                .await
             };
             let hint: Option<u64>;
             match result {
                 Ok(Outcome::NotModified { fresh_for }) => {
                     metrics::counter!(m::FETCH_REQUESTS, "outcome" => "not_modified", "status_class" => "3xx").increment(1);
                     metrics::counter!(m::FETCH_NOT_MODIFIED).increment(1);
-                    metrics::histogram!(m::FETCH_DURATION, "outcome" => "not_modified").record(started.elapsed().as_secs_f64());
+                    metrics::histogram!(m::FETCH_DURATION, "outcome" => "not_modified")
+                        .record(started.elapsed().as_secs_f64());
                     failures = 0;
                     hint = fresh_for;
                     self.set_status(|s| {
@@ -194,7 +211,14 @@ impl FeedTask {
                         s.consecutive_failures = 0;
                     });
                 }
-                Ok(Outcome::Fetched { body, status, validators, charset, moved_to, fresh_for }) => {
+                Ok(Outcome::Fetched {
+                    body,
+                    status,
+                    validators,
+                    charset,
+                    moved_to,
+                    fresh_for,
+                }) => {
                     metrics::counter!(m::FETCH_BYTES).increment(body.len() as u64);
                     hint = fresh_for;
                     if let Some(new_url) = moved_to {
@@ -234,7 +258,8 @@ impl FeedTask {
                                     failures += 1;
                                 }
                             }
-                            metrics::histogram!(m::FETCH_DURATION, "outcome" => "ok").record(started.elapsed().as_secs_f64());
+                            metrics::histogram!(m::FETCH_DURATION, "outcome" => "ok")
+                                .record(started.elapsed().as_secs_f64());
                         }
                         Err(e) => {
                             let err = PollError {
@@ -269,9 +294,11 @@ impl FeedTask {
 
     fn record_error(&self, err: &PollError, failures: u32, started: Instant) {
         let status_class = err.status.map_or("none", class);
-        metrics::counter!(m::FETCH_REQUESTS, "outcome" => "error", "status_class" => status_class).increment(1);
+        metrics::counter!(m::FETCH_REQUESTS, "outcome" => "error", "status_class" => status_class)
+            .increment(1);
         metrics::counter!(m::FETCH_ERRORS, "kind" => err.kind).increment(1);
-        metrics::histogram!(m::FETCH_DURATION, "outcome" => "error").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(m::FETCH_DURATION, "outcome" => "error")
+            .record(started.elapsed().as_secs_f64());
         tracing::warn!(feed = %self.feed.id, url = %self.feed.url, kind = err.kind, failures, error = %err, "poll failed");
         let (kind, message) = (err.kind, err.message.clone());
         self.set_status(|s| {
@@ -302,12 +329,22 @@ impl FeedTask {
 
     /// Publishes items not seen before (or changed) and waits for the broker's
     /// acknowledgements; only then are they remembered as seen.
-    async fn publish_new(&self, mem: &mut FeedMemory, stories: Vec<RawStory>) -> Result<usize, rdkafka::error::KafkaError> {
+    async fn publish_new(
+        &self,
+        mem: &mut FeedMemory,
+        stories: Vec<RawStory>,
+    ) -> Result<usize, rdkafka::error::KafkaError> {
         let topic = &self.cfg.kafka.topics.raw;
         let mut sent = Vec::new();
         let mut present = Vec::with_capacity(stories.len());
         for story in &stories {
-            let text_hash = xxh3_64(format!("{}\u{1f}{}\u{1f}{}", story.title, story.summary, story.content).as_bytes());
+            let text_hash = xxh3_64(
+                format!(
+                    "{}\u{1f}{}\u{1f}{}",
+                    story.title, story.summary, story.content
+                )
+                .as_bytes(),
+            );
             let link_key = story
                 .canonical_link
                 .as_ref()

@@ -91,12 +91,15 @@ pub fn client_config(cfg: &KafkaConfig, brokers: &str, role: &str) -> ClientConf
 }
 
 /// The producer: acks=all, idempotence on; deliveries are awaited by the callers.
-pub fn producer(cfg: &KafkaConfig, brokers: &str, role: &str) -> Result<FutureProducer<StatsContext>, Error> {
+pub fn producer(
+    cfg: &KafkaConfig,
+    brokers: &str,
+    role: &str,
+) -> Result<FutureProducer<StatsContext>, Error> {
     let mut c = client_config(cfg, brokers, role);
     c.set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
-        .set("compression.type", "lz4")
         .set("message.timeout.ms", "300000");
     for (k, v) in &cfg.properties {
         c.set(k, v);
@@ -125,7 +128,11 @@ pub fn consumer(
 }
 
 /// A consumer outside any group, for reading whole topics (state restore, `tail`).
-pub fn reader(cfg: &KafkaConfig, brokers: &str, role: &str) -> Result<StreamConsumer<StatsContext>, Error> {
+pub fn reader(
+    cfg: &KafkaConfig,
+    brokers: &str,
+    role: &str,
+) -> Result<StreamConsumer<StatsContext>, Error> {
     let mut c = client_config(cfg, brokers, role);
     c.set("group.id", format!("{}-{role}-reader", cfg.client_id))
         .set("enable.auto.commit", "false")

@@ -44,30 +44,85 @@ const DELAY_BUCKETS: &[f64] = &[
 
 fn describe() {
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
-    describe_counter!(FETCH_REQUESTS, "Feed polls by outcome (ok, not_modified, error) and HTTP status class.");
-    describe_histogram!(FETCH_DURATION, Unit::Seconds, "Time of one poll, request to parsed feed.");
-    describe_counter!(FETCH_BYTES, Unit::Bytes, "Body bytes received, after decompression.");
+    describe_counter!(
+        FETCH_REQUESTS,
+        "Feed polls by outcome (ok, not_modified, error) and HTTP status class."
+    );
+    describe_histogram!(
+        FETCH_DURATION,
+        Unit::Seconds,
+        "Time of one poll, request to parsed feed."
+    );
+    describe_counter!(
+        FETCH_BYTES,
+        Unit::Bytes,
+        "Body bytes received, after decompression."
+    );
     describe_counter!(FETCH_ITEMS, "Items parsed from fetched documents.");
     describe_counter!(FETCH_NOT_MODIFIED, "Polls answered 304 Not Modified.");
-    describe_counter!(FETCH_PUBLISHED, "New or changed items sent to the raw topic.");
+    describe_counter!(
+        FETCH_PUBLISHED,
+        "New or changed items sent to the raw topic."
+    );
     describe_counter!(FETCH_ERRORS, "Failed polls by kind.");
     describe_gauge!(FEEDS, "Feeds by health state (healthy, failing, disabled).");
-    describe_counter!(KAFKA_PRODUCED, "Messages acknowledged by the broker, by topic role.");
-    describe_counter!(KAFKA_PRODUCE_ERRORS, "Messages the broker did not acknowledge, by topic role.");
-    describe_gauge!(KAFKA_QUEUE, "Messages waiting in the producer queue (librdkafka statistics).");
-    describe_gauge!(KAFKA_LAG, "Consumer lag summed over assigned partitions (librdkafka statistics).");
+    describe_counter!(
+        KAFKA_PRODUCED,
+        "Messages acknowledged by the broker, by topic role."
+    );
+    describe_counter!(
+        KAFKA_PRODUCE_ERRORS,
+        "Messages the broker did not acknowledge, by topic role."
+    );
+    describe_gauge!(
+        KAFKA_QUEUE,
+        "Messages waiting in the producer queue (librdkafka statistics)."
+    );
+    describe_gauge!(
+        KAFKA_LAG,
+        "Consumer lag summed over assigned partitions (librdkafka statistics)."
+    );
     describe_counter!(CONSUMED, "Messages read from the raw topic.");
-    describe_counter!(DEADLETTER, "Messages sent to the dead-letter topic, by reason.");
+    describe_counter!(
+        DEADLETTER,
+        "Messages sent to the dead-letter topic, by reason."
+    );
     describe_counter!(DEDUP, "Dedup decisions by status.");
-    describe_counter!(TOPIC_STORIES, "Stories tagged with a topic, unique (new) or copy (near_duplicate).");
-    describe_counter!(OUTLET_STORIES, "Stories by source outlet, unique (new) or copy (near_duplicate).");
-    describe_counter!(ACTOR_MENTIONS, "Actors tagged on published stories, by actor kind.");
-    describe_counter!(ALERTS, "Alerts fired, by rule and severity (one per new story).");
-    describe_counter!(NOTIFICATIONS, "Webhook notifications by rule and outcome (sent, failed, grouped).");
-    describe_histogram!(PROCESS_DURATION, Unit::Seconds, "Time to dedup, tag and route one story.");
-    describe_histogram!(END_TO_END, Unit::Seconds, "Delay from publication or fetch to the enriched event.");
+    describe_counter!(
+        TOPIC_STORIES,
+        "Stories tagged with a topic, unique (new) or copy (near_duplicate)."
+    );
+    describe_counter!(
+        OUTLET_STORIES,
+        "Stories by source outlet, unique (new) or copy (near_duplicate)."
+    );
+    describe_counter!(
+        ACTOR_MENTIONS,
+        "Actors tagged on published stories, by actor kind."
+    );
+    describe_counter!(
+        ALERTS,
+        "Alerts fired, by rule and severity (one per new story)."
+    );
+    describe_counter!(
+        NOTIFICATIONS,
+        "Webhook notifications by rule and outcome (sent, failed, grouped)."
+    );
+    describe_histogram!(
+        PROCESS_DURATION,
+        Unit::Seconds,
+        "Time to dedup, tag and route one story."
+    );
+    describe_histogram!(
+        END_TO_END,
+        Unit::Seconds,
+        "Delay from publication or fetch to the enriched event."
+    );
     describe_gauge!(DEDUP_WINDOW, "Stories remembered in the dedup window.");
-    describe_counter!(TAXONOMY_RELOADS, "Taxonomy hot reloads by outcome (ok, rejected).");
+    describe_counter!(
+        TAXONOMY_RELOADS,
+        "Taxonomy hot reloads by outcome (ok, rejected)."
+    );
 }
 
 /// Installs the global Prometheus recorder once per process and returns its handle.
@@ -77,8 +132,15 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(FETCH_DURATION.into()), DURATION_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(PROCESS_DURATION.into()), DURATION_BUCKETS))
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(END_TO_END.into()), DELAY_BUCKETS))
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(PROCESS_DURATION.into()),
+                        DURATION_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(END_TO_END.into()), DELAY_BUCKETS)
+                })
                 .expect("bucket lists are non-empty constants");
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

@@ -1,0 +1,269 @@
+//! Evaluation against labelled sets: pairwise precision/recall of dedup clusters, and
+//! per-topic / actor precision/recall of the tagger. `wirewatch eval` prints them; the test
+//! suite holds them above the levels reached (see `docs/DEDUP.md`, `docs/TAGGING.md`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::core::canon::canonical_link;
+use crate::core::dedup::DedupConfig;
+use crate::core::pipeline::Processor;
+use crate::core::tagger::{tag, Doc};
+use crate::core::taxonomy::Taxonomy;
+use crate::core::text::html_to_text;
+use crate::feed::story_id;
+use crate::story::{RawStory, SCHEMA_VERSION};
+
+/// One item of the dedup set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DedupItem {
+    pub n: u32,
+    pub feed: String,
+    pub outlet: String,
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub content: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub story: String,
+    pub variation: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Precision and recall with their counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pr {
+    pub tp: u64,
+    pub fp: u64,
+    pub fn_: u64,
+}
+
+impl Pr {
+    pub fn precision(&self) -> f64 {
+        if self.tp + self.fp == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        }
+    }
+    pub fn recall(&self) -> f64 {
+        if self.tp + self.fn_ == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        }
+    }
+}
+
+/// Result of the dedup evaluation.
+#[derive(Debug, Default)]
+pub struct DedupEval {
+    /// Over all pairs of items.
+    pub pairs: Pr,
+    /// Pairs where at least one item is a hard negative.
+    pub hard_negative_pairs: Pr,
+    /// Per variation: items whose predicted cluster is their story's, out of all.
+    pub by_variation: BTreeMap<String, (u64, u64)>,
+    /// Human-readable mistakes.
+    pub errors: Vec<String>,
+}
+
+pub fn parse_jsonl<T: for<'de> Deserialize<'de>>(text: &str) -> Result<Vec<T>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
+/// Runs the items, in order, through the same processor as `process` and scores clusters.
+pub fn eval_dedup(items: &[DedupItem], cfg: DedupConfig) -> DedupEval {
+    let tax =
+        Arc::new(Taxonomy::from_toml("empty", "version = 1").expect("empty taxonomy compiles"));
+    let mut p = Processor::new(tax, cfg, Vec::new());
+    let mut clock = DateTime::<Utc>::MIN_UTC;
+    let mut predicted = Vec::with_capacity(items.len());
+    for it in items {
+        let canonical = it.link.as_deref().and_then(canonical_link);
+        let text = format!(
+            "{}\n{}\n{}",
+            html_to_text(&it.title),
+            html_to_text(&it.summary),
+            html_to_text(&it.content)
+        );
+        let raw = RawStory {
+            schema_version: SCHEMA_VERSION,
+            id: story_id(&it.feed, it.guid.as_deref(), canonical.as_deref(), &text),
+            feed: it.feed.clone(),
+            outlet: it.outlet.clone(),
+            guid: it.guid.clone(),
+            link: it.link.clone(),
+            canonical_link: canonical,
+            title: it.title.clone(),
+            summary: it.summary.clone(),
+            content: it.content.clone(),
+            published_at: it.published_at,
+            fetched_at: it.published_at.unwrap_or_default(),
+            language: None,
+        };
+        // Arrival order is the set's order; the clock never goes back.
+        clock = clock.max(it.published_at.unwrap_or(clock));
+        let out = p.process(&raw, clock);
+        predicted.push((out.event.dedup.cluster.clone(), out.event.dedup.status));
+    }
+    let mut ev = DedupEval::default();
+    let hard = |v: &str| v.starts_with("hard_negative");
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            let truth = items[i].story == items[j].story;
+            let pred = predicted[i].0 == predicted[j].0;
+            let bucket = |pr: &mut Pr| match (truth, pred) {
+                (true, true) => pr.tp += 1,
+                (false, true) => pr.fp += 1,
+                (true, false) => pr.fn_ += 1,
+                _ => {}
+            };
+            bucket(&mut ev.pairs);
+            if hard(&items[i].variation) || hard(&items[j].variation) {
+                bucket(&mut ev.hard_negative_pairs);
+            }
+            if !truth && pred {
+                ev.errors.push(format!(
+                    "merged different stories: #{} {:?} [{}] and #{} {:?} [{}]",
+                    items[i].n,
+                    items[i].title,
+                    items[i].variation,
+                    items[j].n,
+                    items[j].title,
+                    items[j].variation
+                ));
+            }
+        }
+    }
+    // Per variation: does the item sit in the cluster of its story's first item?
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        let f = *first.entry(it.story.as_str()).or_insert(i);
+        let ok = predicted[i].0 == predicted[f].0;
+        let e = ev.by_variation.entry(it.variation.clone()).or_default();
+        e.1 += 1;
+        if ok {
+            e.0 += 1;
+        } else {
+            ev.errors.push(format!(
+                "missed: #{} {:?} [{}] got {} in another cluster than #{}",
+                it.n,
+                it.title,
+                it.variation,
+                predicted[i].1.as_str(),
+                items[f].n
+            ));
+        }
+    }
+    ev
+}
+
+/// One item of the tagging set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TagItem {
+    pub id: String,
+    #[serde(default)]
+    pub lang: String,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub content: String,
+    pub topics: Vec<String>,
+    pub actors: Vec<String>,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Default)]
+pub struct TagEval {
+    pub topics: BTreeMap<String, Pr>,
+    /// Micro-averaged over (item, actor) for the actor ids that appear in the labels.
+    pub actors: Pr,
+    pub errors: Vec<String>,
+}
+
+pub fn eval_tagging(items: &[TagItem], tax: &Taxonomy) -> TagEval {
+    let labelled_actors: BTreeSet<&str> = items
+        .iter()
+        .flat_map(|i| i.actors.iter().map(String::as_str))
+        .collect();
+    let mut ev = TagEval::default();
+    for t in &tax.topics {
+        ev.topics.insert(t.id.clone(), Pr::default());
+    }
+    for it in items {
+        let (title, summary, content) = (
+            html_to_text(&it.title),
+            html_to_text(&it.summary),
+            html_to_text(&it.content),
+        );
+        let tags = tag(
+            tax,
+            &Doc {
+                title: &title,
+                summary: &summary,
+                content: &content,
+            },
+        );
+        let got: BTreeSet<&str> = tags.topics.iter().map(|t| t.id.as_str()).collect();
+        for (topic, pr) in ev.topics.iter_mut() {
+            let want = it.topics.iter().any(|t| t == topic);
+            let has = got.contains(topic.as_str());
+            match (want, has) {
+                (true, true) => pr.tp += 1,
+                (false, true) => {
+                    pr.fp += 1;
+                    ev.errors.push(format!(
+                        "{} topic {topic}: false positive: {:?}",
+                        it.id, it.title
+                    ));
+                }
+                (true, false) => {
+                    pr.fn_ += 1;
+                    ev.errors
+                        .push(format!("{} topic {topic}: missed: {:?}", it.id, it.title));
+                }
+                _ => {}
+            }
+        }
+        let got_actors: BTreeSet<&str> = tags
+            .actors
+            .iter()
+            .map(|a| a.id.as_str())
+            .filter(|a| labelled_actors.contains(a))
+            .collect();
+        let want_actors: BTreeSet<&str> = it.actors.iter().map(String::as_str).collect();
+        for a in got_actors.union(&want_actors) {
+            match (want_actors.contains(a), got_actors.contains(a)) {
+                (true, true) => ev.actors.tp += 1,
+                (false, true) => {
+                    ev.actors.fp += 1;
+                    ev.errors.push(format!(
+                        "{} actor {a}: false positive: {:?}",
+                        it.id, it.title
+                    ));
+                }
+                (true, false) => {
+                    ev.actors.fn_ += 1;
+                    ev.errors
+                        .push(format!("{} actor {a}: missed: {:?}", it.id, it.title));
+                }
+                _ => {}
+            }
+        }
+    }
+    ev
+}
