@@ -163,6 +163,12 @@ pub struct FeedConfig {
     pub headers: BTreeMap<String, String>,
 }
 
+/// The path of a `file:relative/path` URL (no `//`).
+fn relative_file(url: &str) -> Option<&str> {
+    url.strip_prefix("file:")
+        .filter(|rest| !rest.starts_with('/') && !rest.is_empty())
+}
+
 fn yes() -> bool {
     true
 }
@@ -286,6 +292,7 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        cfg.resolve_relative_files();
         Ok(cfg)
     }
 
@@ -319,17 +326,21 @@ impl Config {
             if !seen.insert(feed.id.clone()) {
                 err(at, format!("feed `{}`: duplicate feed id", feed.id));
             }
-            match url::Url::parse(&feed.url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
-                Ok(u) => err(
-                    at,
-                    format!(
-                        "feed `{}`: scheme `{}` is not http, https or file",
-                        feed.id,
-                        u.scheme()
+            if relative_file(&feed.url).is_some() {
+                // `file:relative/path`, resolved against the config directory on load.
+            } else {
+                match url::Url::parse(&feed.url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https" | "file") => {}
+                    Ok(u) => err(
+                        at,
+                        format!(
+                            "feed `{}`: scheme `{}` is not http, https or file",
+                            feed.id,
+                            u.scheme()
+                        ),
                     ),
-                ),
-                Err(e) => err(at, format!("feed `{}`: url `{}`: {e}", feed.id, feed.url)),
+                    Err(e) => err(at, format!("feed `{}`: url `{}`: {e}", feed.id, feed.url)),
+                }
             }
             if feed.interval_secs == Some(0) {
                 err(
@@ -384,6 +395,21 @@ impl Config {
             Ok(cfg)
         } else {
             Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Turns `file:relative/path` feed URLs into absolute `file://` URLs, relative to the
+    /// directory of the config file (so saved snapshots can live beside the config).
+    pub fn resolve_relative_files(&mut self) {
+        for f in &mut self.feeds {
+            let feed = f.get_mut();
+            if let Some(rel) = relative_file(&feed.url) {
+                let abs = std::path::absolute(self.base_dir.join(rel))
+                    .unwrap_or_else(|_| self.base_dir.join(rel));
+                if let Ok(u) = url::Url::from_file_path(&abs) {
+                    feed.url = u.to_string();
+                }
+            }
         }
     }
 

@@ -200,9 +200,16 @@ pub fn eval_tagging(items: &[TagItem], tax: &Taxonomy) -> TagEval {
         .iter()
         .flat_map(|i| i.actors.iter().map(String::as_str))
         .collect();
+    // Only topics the set labels are scored (a taxonomy may have more).
+    let labelled_topics: BTreeSet<&str> = items
+        .iter()
+        .flat_map(|i| i.topics.iter().map(String::as_str))
+        .collect();
     let mut ev = TagEval::default();
     for t in &tax.topics {
-        ev.topics.insert(t.id.clone(), Pr::default());
+        if labelled_topics.contains(t.id.as_str()) {
+            ev.topics.insert(t.id.clone(), Pr::default());
+        }
     }
     for it in items {
         let (title, summary, content) = (

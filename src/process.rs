@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
@@ -102,20 +102,23 @@ pub fn decode(payload: Option<&[u8]>, max: usize) -> Result<RawStory, (Poison, S
     }
 }
 
-/// Reads the whole dedup changelog (to the high watermarks) into the processor.
+/// Reads the whole dedup changelog (to the high watermarks) into the processor. Returns the
+/// number of records and, per partition, the offset where reading stopped.
 pub async fn restore_state(
     cfg: &Config,
     brokers: &str,
     processor: &mut Processor,
-) -> Result<u64, ProcessError> {
+) -> Result<(u64, Vec<(i32, i64)>), ProcessError> {
     let topic = &cfg.kafka.topics.dedup_state;
     let reader = kafka::reader(&cfg.kafka, brokers, "restore")?;
     let metadata = reader.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
     let mut ends = Vec::new();
+    let mut all_ends = Vec::new();
     for t in metadata.topics() {
         for p in t.partitions() {
             let (lo, hi) = reader.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+            all_ends.push((p.id(), hi.max(0)));
             if hi > lo {
                 tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
                 ends.push((p.id(), hi));
@@ -123,7 +126,7 @@ pub async fn restore_state(
         }
     }
     if ends.is_empty() {
-        return Ok(0);
+        return Ok((0, all_ends));
     }
     reader.assign(&tpl)?;
     let mut restored = 0;
@@ -140,6 +143,9 @@ pub async fn restore_state(
                 break;
             }
         };
+        if msg.offset() >= *remaining.get(&msg.partition()).unwrap_or(&i64::MAX) {
+            continue;
+        }
         if let Some(Ok(rec)) = msg.payload().map(serde_json::from_slice::<Remembered>) {
             processor.restore(&rec);
             restored += 1;
@@ -150,7 +156,66 @@ pub async fn restore_state(
             }
         }
     }
-    Ok(restored)
+    Ok((restored, all_ends))
+}
+
+/// Header naming the process instance that wrote a changelog record.
+const INSTANCE_HEADER: &str = "instance";
+
+/// Follows the dedup changelog from `from` and forwards records written by *other* instances,
+/// so a copy arriving on another instance's partition is still recognised.
+async fn follow_changelog(
+    cfg: Arc<Config>,
+    brokers: String,
+    instance: String,
+    from: Vec<(i32, i64)>,
+    tx: mpsc::Sender<Remembered>,
+    stop: CancellationToken,
+) {
+    let topic = cfg.kafka.topics.dedup_state.clone();
+    let reader = match kafka::reader(&cfg.kafka, &brokers, "changelog") {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot follow the dedup changelog; copies across instances may be missed");
+            return;
+        }
+    };
+    let mut tpl = TopicPartitionList::new();
+    for (p, off) in &from {
+        if tpl
+            .add_partition_offset(&topic, *p, Offset::Offset(*off))
+            .is_err()
+        {
+            return;
+        }
+    }
+    if let Err(e) = reader.assign(&tpl) {
+        tracing::error!(error = %e, "cannot follow the dedup changelog");
+        return;
+    }
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => return,
+            m = reader.recv() => m,
+        };
+        let Ok(msg) = msg else { continue };
+        let own = msg
+            .headers()
+            .and_then(|h| {
+                h.iter()
+                    .find(|x| x.key == INSTANCE_HEADER)
+                    .and_then(|x| x.value.map(|v| v == instance.as_bytes()))
+            })
+            .unwrap_or(false);
+        if own {
+            continue;
+        }
+        if let Some(Ok(rec)) = msg.payload().map(serde_json::from_slice::<Remembered>) {
+            if tx.send(rec).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Runs the process stage until `stop`; then drains, flushes and commits.
@@ -164,10 +229,27 @@ pub async fn run(
 ) -> Result<ProcessReport, ProcessError> {
     let tax = taxonomy.borrow_and_update().clone();
     let mut processor = Processor::new(tax, cfg.processor.dedup.clone(), cfg.kafka.routes.clone());
+    let (restored, changelog_end) = restore_state(&cfg, &brokers, &mut processor).await?;
     let mut report = ProcessReport {
-        restored: restore_state(&cfg, &brokers, &mut processor).await?,
+        restored,
         ..Default::default()
     };
+    let instance = format!(
+        "{}-{}-{}",
+        cfg.kafka.client_id,
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    let (peer_tx, mut peer_rx) = mpsc::channel::<Remembered>(4096);
+    let follower_stop = stop.child_token();
+    tokio::spawn(follow_changelog(
+        cfg.clone(),
+        brokers.clone(),
+        instance.clone(),
+        changelog_end,
+        peer_tx,
+        follower_stop.clone(),
+    ));
     if report.restored > 0 {
         tracing::info!(
             records = report.restored,
@@ -194,6 +276,10 @@ pub async fn run(
                 }
             }
             _ = stop.cancelled() => break Ok(()),
+            Some(rec) = peer_rx.recv() => {
+                // A story another instance remembered: learn it before the next message.
+                processor.restore(&rec);
+            }
             msg = consumer.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
                 let msg = match msg {
                     Ok(msg) => msg,
@@ -227,7 +313,7 @@ pub async fn run(
                                 }
                             }
                         }
-                        produce_output(&cfg, &producer, out)
+                        produce_output(&cfg, &producer, out, &instance)
                     }
                 };
                 in_flight.push_back(async move {
@@ -238,6 +324,7 @@ pub async fn run(
         }
     };
     ready.set(false);
+    follower_stop.cancel();
     // Drain: everything already consumed is delivered and its offset stored.
     let mut drained = result;
     while let Some(done) = in_flight.next().await {
@@ -304,19 +391,24 @@ fn produce_output(
     cfg: &Config,
     producer: &FutureProducer<StatsContext>,
     out: Output,
+    instance: &str,
 ) -> Vec<Delivery> {
     let t = &cfg.kafka.topics;
     let mut d = Vec::new();
     // The changelog first: once anything else is acknowledged, the story is remembered.
     let key = out.event.id.clone();
     if let Ok(state) = serde_json::to_vec(&out.remembered) {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: INSTANCE_HEADER,
+            value: Some(instance),
+        });
         d.push(send_owned(
             producer,
             t.dedup_state.clone(),
             Role::State,
             key.clone(),
             state,
-            None,
+            Some(headers),
         ));
     }
     if !out.publish() {

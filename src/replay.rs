@@ -74,6 +74,10 @@ pub fn read_file(path: &Path) -> Result<Vec<RawStory>, FileError> {
     Ok(stories)
 }
 
+/// Inputs up to this size are held in memory at once; larger replays read each file twice
+/// (once for the order, once to process) so memory stays flat as the input grows.
+const IN_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Replays `files` through a fresh [`Processor`], writing one JSON line per item to `out`
 /// and one line per unusable file to `errors`. Keeps going after a bad file.
 pub fn replay(
@@ -88,24 +92,69 @@ pub fn replay(
         files: files.len(),
         ..Default::default()
     };
-    let mut all: Vec<RawStory> = Vec::new();
-    for path in files {
+    let mut processor = Processor::new(taxonomy, dedup, routes);
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+
+    // Pass 1: the order. (time, file index, document index); ties keep file then document order.
+    let mut order: Vec<(DateTime<Utc>, u32, u32)> = Vec::new();
+    let mut held: Vec<Option<Vec<Option<RawStory>>>> = Vec::with_capacity(files.len());
+    let mut remaining: Vec<u32> = Vec::with_capacity(files.len());
+    for (fi, path) in files.iter().enumerate() {
         match read_file(path) {
-            Ok(stories) => all.extend(stories),
+            Ok(stories) => {
+                for (di, s) in stories.iter().enumerate() {
+                    order.push((s.published_at.unwrap_or(s.fetched_at), fi as u32, di as u32));
+                }
+                remaining.push(stories.len() as u32);
+                held.push(
+                    (total <= IN_MEMORY_BYTES).then(|| stories.into_iter().map(Some).collect()),
+                );
+            }
             Err(e) => {
                 report.failed_files += 1;
+                remaining.push(0);
+                held.push(None);
                 errors(e);
             }
         }
     }
-    // Stable sort: ties keep file order, then document order.
-    all.sort_by_key(|s| s.published_at.unwrap_or(s.fetched_at));
-    let mut processor = Processor::new(taxonomy, dedup, routes);
-    for story in &all {
+    order.sort();
+
+    // Pass 2: process in order, (re)reading a file when its first item is due and dropping it
+    // when its last item is done.
+    let mut line = Vec::with_capacity(16 * 1024);
+    for (_, fi, di) in order {
+        let (fi, di) = (fi as usize, di as usize);
+        if held[fi].is_none() {
+            match read_file(&files[fi]) {
+                Ok(stories) => held[fi] = Some(stories.into_iter().map(Some).collect()),
+                Err(e) => {
+                    errors(e);
+                    continue;
+                }
+            }
+        }
+        let Some(story) = held[fi]
+            .as_mut()
+            .and_then(|v| v.get_mut(di))
+            .and_then(Option::take)
+        else {
+            continue;
+        };
+        remaining[fi] -= 1;
+        if remaining[fi] == 0 {
+            held[fi] = None;
+        }
         let clock = story.published_at.unwrap_or(story.fetched_at);
-        let output = processor.process(story, clock);
-        serde_json::to_writer(&mut *out, &output.event)?;
-        out.write_all(b"\n")?;
+        let output = processor.process(&story, clock);
+        line.clear();
+        serde_json::to_writer(&mut line, &output.event)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
         report.stories += 1;
     }
     out.flush()?;

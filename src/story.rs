@@ -88,7 +88,9 @@ pub enum Field {
     Content,
 }
 
-/// One piece of evidence: the text that matched, in the original field, with byte offsets.
+/// One piece of evidence: the text that matched, the field it is in, and its byte offsets in
+/// the event's `text` (title, summary and content with markup removed, joined by blank lines:
+/// `text[start..end] == evidence.text`). `wirewatch tag` shows offsets within each field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     pub field: Field,

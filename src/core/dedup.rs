@@ -157,6 +157,8 @@ struct StoryRec {
     revision: u16,
     feed: u16,
     n_anchors: u8,
+    /// Words in the body (saturated), to tell a shorter copy from a longer update.
+    words: u16,
     /// Position (tokens / 4, saturated) of each remembered fingerprint.
     anchor_pos: [u8; MAX_ANCHORS],
     live: bool,
@@ -475,7 +477,12 @@ impl DedupIndex {
             if let Some(&slot) = self.links.get(&link) {
                 let rec = &self.stories[slot as usize];
                 let same = rec.text == text || rec.body == fp.body;
-                let contained = !same && self.containment_with(slot, &fp) >= 0.8;
+                // The same link elsewhere with a shorter or equal text contained in ours (a
+                // feed that truncates) is the same item; a longer or different text is an
+                // update in place.
+                let contained = !same
+                    && fp.words <= usize::from(rec.words)
+                    && self.containment_with(slot, &fp) >= 0.8;
                 return self.repeat(
                     slot,
                     same || contained,
@@ -692,6 +699,7 @@ impl DedupIndex {
             rec.revision = rec.revision.saturating_add(1);
             rec.text = text;
             rec.body = fp.body;
+            rec.words = fp.words.min(usize::from(u16::MAX)) as u16;
             DedupStatus::Update
         };
         let (id, cluster, revision, feed) = (rec.id, rec.cluster, rec.revision, rec.feed);
@@ -759,6 +767,7 @@ impl DedupIndex {
             revision: 0,
             feed,
             n_anchors: stored.len() as u8,
+            words: fp.words.min(usize::from(u16::MAX)) as u16,
             anchor_pos,
             live: true,
         };

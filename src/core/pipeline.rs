@@ -87,17 +87,27 @@ impl PlainText {
         format!("{}\n{}", self.summary, self.content)
     }
 
-    pub fn joined(&self) -> String {
-        let mut out = self.title.clone();
-        for part in [&self.summary, &self.content] {
-            if !part.is_empty() {
-                if !out.is_empty() {
-                    out.push_str("\n\n");
-                }
-                out.push_str(part);
+    /// Title, summary and content joined by blank lines (empty parts skipped), with the byte
+    /// offset where each part starts in the result.
+    pub fn joined(&self) -> (String, [usize; 3]) {
+        let mut out =
+            String::with_capacity(self.title.len() + self.summary.len() + self.content.len() + 4);
+        let mut starts = [0; 3];
+        for (i, part) in [&self.title, &self.summary, &self.content]
+            .into_iter()
+            .enumerate()
+        {
+            if part.is_empty() {
+                starts[i] = out.len();
+                continue;
             }
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            starts[i] = out.len();
+            out.push_str(part);
         }
-        out
+        (out, starts)
     }
 }
 
@@ -143,7 +153,7 @@ impl Processor {
             body: &body,
             now: clock.timestamp(),
         });
-        let tags = tag(
+        let mut tags = tag(
             &self.taxonomy,
             &Doc {
                 title: &plain.title,
@@ -151,6 +161,18 @@ impl Processor {
                 content: &plain.content,
             },
         );
+        // Evidence offsets point into the event's `text`.
+        let (text, starts) = plain.joined();
+        let shift = |ev: &mut Vec<crate::story::Evidence>| {
+            for e in ev.iter_mut() {
+                let base = starts[e.field as usize];
+                e.start += base;
+                e.end += base;
+            }
+        };
+        tags.actors.iter_mut().for_each(|a| shift(&mut a.evidence));
+        tags.topics.iter_mut().for_each(|t| shift(&mut t.evidence));
+        tags.alerts.iter_mut().for_each(|(_, ev)| shift(ev));
 
         let mut hits = Vec::new();
         if decision.status == DedupStatus::New {
@@ -227,7 +249,7 @@ impl Processor {
             title: raw.title.clone(),
             summary: raw.summary.clone(),
             content: raw.content.clone(),
-            text: plain.joined(),
+            text,
             published_at: raw.published_at,
             fetched_at: raw.fetched_at,
             processed_at: clock,

@@ -31,10 +31,10 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub const EMPTY_RSS: &[u8] =
     b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>empty</title></channel></rss>";
 
-/// Documents served by path; a test swaps them while the pipeline runs.
 /// Path → (body, version).
 type DocMap = HashMap<String, (Vec<u8>, u64)>;
 
+/// Documents served by path; a test swaps them while the pipeline runs.
 #[derive(Clone, Default)]
 pub struct Docs(Arc<Mutex<DocMap>>);
 

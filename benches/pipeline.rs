@@ -1,0 +1,377 @@
+//! Throughput and memory benchmarks of the stages and of the whole `replay` path.
+//!
+//!   cargo bench --bench pipeline                # everything
+//!   cargo bench --bench pipeline -- tagging     # one section: tagging, dedup, replay
+//!
+//! Figures are printed as a table; they are what `docs/PERFORMANCE.md` reports. Run on an
+//! otherwise idle machine: everything here is single-threaded.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wirewatch::core::dedup::{DedupConfig, DedupIndex, DedupInput};
+use wirewatch::core::tagger::{tag, Doc};
+use wirewatch::core::taxonomy::Taxonomy;
+
+/// A small deterministic PRNG (xorshift64*), so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn vocabulary(rng: &mut Rng, n: usize) -> Vec<String> {
+    const SYL: &[&str] = &[
+        "ka", "ri", "mo", "sun", "tel", "ba", "do", "ne", "pyo", "han", "ver", "lis", "tor", "gam",
+        "ul", "se", "chi", "ro", "nak", "pe",
+    ];
+    (0..n)
+        .map(|_| {
+            let k = 2 + rng.below(3);
+            (0..k)
+                .map(|_| SYL[rng.below(SYL.len())])
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn words(rng: &mut Rng, vocab: &[String], n: usize) -> String {
+    let mut s = String::with_capacity(n * 7);
+    for i in 0..n {
+        if i > 0 {
+            s.push(if i % 17 == 0 { '.' } else { ' ' });
+            if i % 17 == 0 {
+                s.push(' ');
+            }
+        }
+        s.push_str(&vocab[rng.below(vocab.len())]);
+    }
+    s
+}
+
+const DOMAIN: &[&str] = &[
+    "North Korea fired two short-range ballistic missiles into the East Sea on Tuesday, South Korea's Joint Chiefs of Staff said.",
+    "US Secretary of State Antony Blinken met his Japanese and South Korean counterparts, Toshimitsu Motegi and Chung Eui-yong, in London.",
+    "Kim Jong Un oversaw the test, KCNA reported, as Pyongyang pressed ahead with its weapons programmes despite UN Security Council sanctions.",
+    "Japan's Prime Minister said Tokyo would coordinate closely with Washington and Seoul on denuclearization of the Korean peninsula.",
+    "Analysts said the launch was timed to coincide with joint military drills by US Forces Korea and the South Korean military.",
+    "북한이 동해상으로 탄도미사일을 발사했다고 합동참모본부가 밝혔다. 北朝鮮が弾道ミサイルを発射した。",
+];
+
+/// A wire-like story of about `bytes` bytes: domain sentences mixed with filler text.
+fn story(rng: &mut Rng, vocab: &[String], bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes + 200);
+    while s.len() < bytes {
+        if rng.below(3) == 0 {
+            s.push_str(DOMAIN[rng.below(DOMAIN.len())]);
+        } else {
+            s.push_str(&words(rng, vocab, 25));
+            s.push('.');
+        }
+        s.push_str("\n\n");
+    }
+    s
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn shipped_taxonomy() -> Taxonomy {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/taxonomy.toml");
+    let src = std::fs::read_to_string(path).expect("config/taxonomy.toml");
+    Taxonomy::from_toml(path, &src).expect("shipped taxonomy compiles")
+}
+
+/// The shipped taxonomy plus `extra` synthetic actors of 5 aliases each.
+fn synthetic_taxonomy(rng: &mut Rng, extra: usize) -> (Taxonomy, usize) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/taxonomy.toml");
+    let mut src = std::fs::read_to_string(path).expect("config/taxonomy.toml");
+    let vocab = vocabulary(rng, 20_000);
+    for i in 0..extra {
+        src.push_str(&format!(
+            "\n[[actor]]\nid = \"synthetic-{i}\"\nname = \"{} {}\"\nkind = \"person\"\naliases = [",
+            vocab[rng.below(vocab.len())],
+            vocab[rng.below(vocab.len())]
+        ));
+        for j in 0..4 {
+            if j > 0 {
+                src.push_str(", ");
+            }
+            src.push_str(&format!(
+                "\"{} {} {}\"",
+                vocab[rng.below(vocab.len())],
+                vocab[rng.below(vocab.len())],
+                vocab[rng.below(vocab.len())]
+            ));
+        }
+        src.push_str("]\n");
+    }
+    let t = Taxonomy::from_toml("synthetic", &src).expect("synthetic taxonomy compiles");
+    let n = t.pattern_count();
+    (t, n)
+}
+
+fn bench_tagging(rng: &mut Rng) {
+    let vocab = vocabulary(rng, 5_000);
+    let stories: Vec<(String, String)> = (0..2_000)
+        .map(|_| {
+            (
+                DOMAIN[rng.below(DOMAIN.len())].to_string(),
+                story(rng, &vocab, 3_000),
+            )
+        })
+        .collect();
+    let avg = stories
+        .iter()
+        .map(|(t, b)| t.len() + b.len())
+        .sum::<usize>()
+        / stories.len();
+    for (label, tax) in [
+        ("tagging, shipped taxonomy".to_string(), {
+            let t = shipped_taxonomy();
+            (t.pattern_count(), t)
+        }),
+        ("tagging, +50,000 synthetic aliases".to_string(), {
+            let (t, n) = synthetic_taxonomy(rng, 12_500);
+            (n, t)
+        }),
+    ]
+    .into_iter()
+    .map(|(l, (n, t))| (format!("{l} ({n} patterns)"), t))
+    {
+        // Warm up, then time several passes.
+        for (t, b) in stories.iter().take(200) {
+            std::hint::black_box(tag(
+                &tax,
+                &Doc {
+                    title: t,
+                    summary: "",
+                    content: b,
+                },
+            ));
+        }
+        let passes = 5;
+        let start = Instant::now();
+        for _ in 0..passes {
+            for (t, b) in &stories {
+                std::hint::black_box(tag(
+                    &tax,
+                    &Doc {
+                        title: t,
+                        summary: "",
+                        content: b,
+                    },
+                ));
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let n = (passes * stories.len()) as f64;
+        println!(
+            "{label:<58} {:>10.0} stories/s  ({avg} B/story, {:.1} µs/story)",
+            n / secs,
+            secs / n * 1e6
+        );
+    }
+}
+
+fn bench_dedup(rng: &mut Rng) {
+    let vocab = vocabulary(rng, 20_000);
+    let window = 1_000_000usize;
+    let mut d = DedupIndex::new(DedupConfig {
+        window_secs: 365 * 24 * 3600,
+        ..DedupConfig::default()
+    });
+    let rss0 = rss_kib();
+    // Bodies are regenerated per story from a seed (keeping 1M bodies would dominate memory).
+    let body_of = |seed: u64, len: usize| {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        words(&mut r, &vocab, len)
+    };
+    let start = Instant::now();
+    for i in 0..window as u64 {
+        let body = body_of(i, 60 + (i as usize % 300));
+        let id = format!("{i:016x}");
+        let link = format!("https://example.com/{i}");
+        d.observe(&DedupInput {
+            id: &id,
+            feed: "f",
+            outlet: "o",
+            canonical_link: Some(&link),
+            title: "t",
+            body: &body,
+            now: 1_600_000_000 + i as i64,
+        });
+    }
+    let fill = start.elapsed().as_secs_f64();
+    let heap = d.heap_bytes();
+    println!(
+        "dedup: fill 1,000,000 stories                          {:>10.0} stories/s",
+        window as f64 / fill
+    );
+    println!("dedup: memory per remembered story (index heap)         {:>10.0} bytes  (RSS growth {:.0} bytes/story)", heap as f64 / d.len() as f64, (rss_kib() - rss0) as f64 * 1024.0 / d.len() as f64);
+    // Steady state with the window full: new stories, syndicated copies, re-deliveries.
+    let n = 200_000u64;
+    let bodies: Vec<(u64, String)> = (0..n)
+        .map(|k| {
+            let kind = k % 10;
+            let src = if kind < 7 {
+                window as u64 + k
+            } else {
+                rng.next() % window as u64
+            };
+            let mut b = body_of(src, 60 + (src as usize % 300));
+            if kind == 7 || kind == 8 {
+                b.insert_str(0, "Share Tweet ");
+            }
+            (src, b)
+        })
+        .collect();
+    let start = Instant::now();
+    let mut copies = 0;
+    for (k, (src, body)) in bodies.iter().enumerate() {
+        let kind = k % 10;
+        let id = if kind == 9 {
+            format!("{src:016x}")
+        } else {
+            format!("{:016x}", 10_000_000 + k)
+        };
+        let link = if kind == 9 {
+            format!("https://example.com/{src}")
+        } else {
+            format!("https://copy.example.com/{k}")
+        };
+        let (dec, _) = d.observe(&DedupInput {
+            id: &id,
+            feed: if kind == 9 { "f" } else { "g" },
+            outlet: "o",
+            canonical_link: Some(&link),
+            title: "t",
+            body,
+            now: 1_700_000_000,
+        });
+        if dec.status != wirewatch::story::DedupStatus::New {
+            copies += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("dedup: steady state, window of 1M (70% new, 30% copies) {:>10.0} stories/s  ({copies} of {n} recognised as copies/duplicates)", n as f64 / secs);
+}
+
+fn bench_replay(rng: &mut Rng) {
+    let vocab = vocabulary(rng, 5_000);
+    let exe = env!("CARGO_BIN_EXE_wirewatch");
+    let dir = std::env::temp_dir().join(format!("wirewatch-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let mut made = 0usize;
+    let mut files = Vec::new();
+    for (items_total, label) in [(20_000usize, "20k"), (80_000, "80k")] {
+        while made < items_total {
+            let path = dir.join(format!("feed-{:05}.xml", files.len()));
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+            writeln!(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>bench</title>").unwrap();
+            for j in 0..1_000 {
+                let n = made + j;
+                let title = format!(
+                    "{} {}",
+                    DOMAIN[rng.below(DOMAIN.len())]
+                        .split(',')
+                        .next()
+                        .unwrap_or(""),
+                    n
+                );
+                let size = 2_000 + rng.below(2_000);
+                let body = story(rng, &vocab, size);
+                let day = n / 2_000;
+                writeln!(
+                    f,
+                    "<item><guid>bench-{n}</guid><link>https://example.com/news/{n}?utm_source=rss</link><title>{}</title><pubDate>{}</pubDate><description><![CDATA[{}]]></description></item>",
+                    title,
+                    chrono::DateTime::from_timestamp(1_600_000_000 + (day * 86_400 + (n % 2_000) * 40) as i64, 0).unwrap().to_rfc2822(),
+                    body
+                )
+                .unwrap();
+            }
+            writeln!(f, "</channel></rss>").unwrap();
+            files.push(path);
+            made += 1_000;
+        }
+        let bytes: u64 = files
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        let start = Instant::now();
+        let out = std::process::Command::new(exe)
+            .arg("replay")
+            .arg("--config")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config/wirewatch.toml"
+            ))
+            .args(&files)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("runs wirewatch replay");
+        let secs = start.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let maxrss = children_maxrss_kib();
+        println!(
+            "replay {label} stories ({:.0} MB of RSS, 2-4 KB stories)         {:>10.0} stories/s  (peak RSS so far {} MiB)",
+            bytes as f64 / 1e6,
+            made as f64 / secs,
+            maxrss / 1024
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Peak RSS of the largest finished child so far, KiB (getrusage RUSAGE_CHILDREN).
+fn children_maxrss_kib() -> u64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct; RUSAGE_CHILDREN is a valid `who`.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return 0;
+    }
+    // SAFETY: getrusage returned 0, so the struct is initialised.
+    unsafe { usage.assume_init() }.ru_maxrss as u64
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |s: &str| filter.is_empty() || filter.iter().any(|f| s.contains(f.as_str()));
+    let mut rng = Rng(0x5EED_1234_ABCD_0001);
+    let _ = Arc::new(());
+    if want("tagging") {
+        bench_tagging(&mut rng);
+    }
+    if want("dedup") {
+        bench_dedup(&mut rng);
+    }
+    if want("replay") {
+        bench_replay(&mut rng);
+    }
+}
