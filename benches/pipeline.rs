@@ -263,7 +263,7 @@ fn bench_dedup(rng: &mut Rng) {
             canonical_link: Some(&link),
             title: "t",
             body,
-            now: 1_700_000_000,
+            now: 1_600_000_000 + window as i64 + k as i64,
         });
         if dec.status != wirewatch::story::DedupStatus::New {
             copies += 1;

@@ -75,6 +75,19 @@ impl App {
             None
         };
 
+        let rules: Vec<(String, String)> = taxonomy
+            .iter()
+            .flat_map(|t| t.alerts.iter().map(|r| (r.id.clone(), r.severity.clone())))
+            .collect();
+        let topics: Vec<String> = taxonomy
+            .iter()
+            .flat_map(|t| t.topics.iter().map(|x| x.id.clone()))
+            .collect();
+        let mut outlets: Vec<String> = cfg.feeds().map(|f| f.outlet().to_string()).collect();
+        outlets.sort();
+        outlets.dedup();
+        m::zero_series(&rules, &topics, &outlets);
+
         let (broker, brokers) = if cfg.kafka.is_embedded() {
             let b = EmbeddedBroker::start(&kafka::topic_list(&cfg.kafka), cfg.kafka.partitions)?;
             let addr = b.bootstrap().to_string();

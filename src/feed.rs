@@ -74,7 +74,20 @@ pub fn parse_document(bytes: &[u8], src: &Source<'_>) -> Result<Vec<RawStory>, F
         // Empty: we know the item had no id of its own and derive ours.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser.parse(input).map_err(|e| match e {
+    let parsed = parser.parse(input);
+    // Recoveries for documents seen in the wild: `<rss>` without a version is read as RSS 2.0;
+    // a feed wrapped in another document (an XHTML page around an Atom feed) is read alone.
+    let parsed = match parsed {
+        Err(feed_rs::parser::ParseFeedError::ParseError(_)) if rss_without_version(input) => {
+            parser.parse(add_rss_version(input).as_slice())
+        }
+        Err(feed_rs::parser::ParseFeedError::ParseError(kind)) => match embedded_feed(input) {
+            Some(inner) => parser.parse(inner),
+            None => Err(feed_rs::parser::ParseFeedError::ParseError(kind)),
+        },
+        other => other,
+    };
+    let feed = parsed.map_err(|e| match e {
         feed_rs::parser::ParseFeedError::ParseError(kind) => {
             let k = format!("{kind:?}");
             if k.contains("NoFeedRoot") {
@@ -135,6 +148,68 @@ fn entry_to_story(e: Entry, src: &Source<'_>, language: Option<&str>) -> RawStor
         fetched_at: src.fetched_at,
         language: e.language.or_else(|| language.map(str::to_string)),
     }
+}
+
+/// A feed element nested inside another document: from its opening tag to its last closing
+/// tag. Only when the document's root is not itself a feed.
+fn embedded_feed(bytes: &[u8]) -> Option<&[u8]> {
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+    fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).rposition(|w| w == needle)
+    }
+    for (open, close) in [
+        (&b"<feed"[..], &b"</feed>"[..]),
+        (b"<rss", b"</rss>"),
+        (b"<rdf:RDF", b"</rdf:RDF>"),
+    ] {
+        let Some(start) = find(bytes, open) else {
+            continue;
+        };
+        if start == 0 {
+            continue;
+        }
+        if !bytes
+            .get(start + open.len())
+            .is_some_and(|b| *b == b'>' || b.is_ascii_whitespace())
+        {
+            continue;
+        }
+        let end = rfind(bytes, close)? + close.len();
+        if end > start {
+            return Some(&bytes[start..end]);
+        }
+    }
+    None
+}
+
+/// Whether the root element is `<rss>` with no `version` attribute.
+fn rss_without_version(bytes: &[u8]) -> bool {
+    rss_open_tag(bytes).is_some_and(|(_, tag)| !tag.windows(7).any(|w| w == b"version"))
+}
+
+/// The position and bytes of the opening `<rss ...>` tag, if the document has one early on.
+fn rss_open_tag(bytes: &[u8]) -> Option<(usize, &[u8])> {
+    let head = &bytes[..bytes.len().min(4096)];
+    let at = head.windows(4).position(|w| w == b"<rss")?;
+    let next = *head.get(at + 4)?;
+    if !(next == b'>' || next.is_ascii_whitespace()) {
+        return None;
+    }
+    let end = head[at..].iter().position(|&b| b == b'>')?;
+    Some((at, &head[at..at + end]))
+}
+
+fn add_rss_version(bytes: &[u8]) -> Vec<u8> {
+    let Some((at, _)) = rss_open_tag(bytes) else {
+        return bytes.to_vec();
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    out.extend_from_slice(&bytes[..at + 4]);
+    out.extend_from_slice(b" version=\"2.0\"");
+    out.extend_from_slice(&bytes[at + 4..]);
+    out
 }
 
 fn trim_leading(bytes: &[u8]) -> &[u8] {
@@ -302,6 +377,14 @@ mod tests {
             parse_document(b"  \n", &src()),
             Err(FeedError::Empty)
         ));
+    }
+
+    #[test]
+    fn rss_without_version_is_read_as_rss2() {
+        let doc = b"<rss>\n<channel><title>t</title><item><title>A</title><guid>1</guid></item></channel></rss>";
+        let s = parse_document(doc, &src()).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].title, "A");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::text::normalize;
+use super::text::normalize_text;
 use crate::story::DedupStatus;
 
 /// A hasher for keys that are already uniformly distributed hashes.
@@ -82,7 +82,7 @@ impl Default for DedupConfig {
             window_secs: 7 * 24 * 3600,
             shingle_words: 4,
             sample: 2,
-            anchors: 7,
+            anchors: 6,
             lead_anchors: 4,
             query_anchors: 160,
             min_hits: 3,
@@ -147,21 +147,23 @@ pub struct Remembered {
     pub status: DedupStatus,
 }
 
+/// One remembered story (32 bytes).
 #[derive(Debug, Clone)]
 struct StoryRec {
-    id: u64,
-    text: u64,
-    body: u64,
+    /// Hash of headline and body (low 32 bits): the same item again when equal.
+    text: u32,
+    /// Hash of the body alone (low 32 bits).
+    body: u32,
     cluster: u32,
     seen_min: u32,
     revision: u16,
     feed: u16,
-    n_anchors: u8,
     /// Words in the body (saturated), to tell a shorter copy from a longer update.
     words: u16,
+    n_anchors: u8,
+    live: bool,
     /// Position (tokens / 4, saturated) of each remembered fingerprint.
     anchor_pos: [u8; MAX_ANCHORS],
-    live: bool,
 }
 
 /// Most fingerprints remembered per story.
@@ -180,16 +182,30 @@ fn fp_keys(a: u32) -> impl Iterator<Item = u32> {
     (0..FP_WAYS).map(move |j| base | j)
 }
 
+/// Keys of the id and link entries in the one key map (tagged so they never collide).
+fn id_key(id: u64) -> u64 {
+    id ^ 0x1D1D_1D1D_1D1D_1D1D
+}
+fn link_key(link: u64) -> u64 {
+    link.rotate_left(29) ^ 0x7E57_11C4_7E57_11C4
+}
+
+/// One cluster (32 bytes): a story, its updates and its copies.
 #[derive(Debug, Clone)]
 struct ClusterRec {
+    /// Id of the first story (0 = free slot).
     id: u64,
-    first_seen: i64,
-    last_seen: i64,
+    first_min: u32,
+    last_min: u32,
+    /// Stories in the cluster (the original and its copies).
     copies: u32,
-    updates: u32,
-    outlets: Vec<u16>,
-    live: bool,
+    updates: u16,
+    first_outlet: u16,
+    /// Index in `outlet_lists` of further outlets, `NO_LIST` when there are none.
+    more_outlets: u32,
 }
+
+const NO_LIST: u32 = u32::MAX;
 
 /// Most outlets listed per cluster.
 const MAX_OUTLETS: usize = 64;
@@ -202,14 +218,16 @@ pub struct DedupIndex {
     free_stories: Vec<u32>,
     clusters: Vec<ClusterRec>,
     free_clusters: Vec<u32>,
-    cluster_ids: FastMap<u64, u32>,
-    ids: FastMap<u64, u32>,
-    links: FastMap<u64, u32>,
-    bodies: FastMap<u64, u32>,
+    outlet_lists: Vec<Vec<u16>>,
+    free_lists: Vec<u32>,
+    /// Story ids and canonical links (tagged keys) → story slot.
+    keys: FastMap<u64, u32>,
+    /// Fingerprint multimap → story slot.
     anchors: FastMap<u32, u32>,
     names: Vec<String>,
     name_ids: HashMap<String, u16>,
     last_sweep_min: u32,
+    live: usize,
 }
 
 /// A fingerprinted body.
@@ -326,22 +344,25 @@ pub fn strip_boilerplate(norm: &str) -> &str {
             break;
         }
     }
-    // Trailing credits and copyright.
-    let tail_start = s
-        .char_indices()
-        .filter(|(_, c)| *c == ' ')
-        .map(|(i, _)| i)
-        .collect::<Vec<_>>();
-    let limit = if tail_start.len() > 40 {
-        tail_start[tail_start.len() - 40]
-    } else {
-        0
-    };
+    // Trailing credits and copyright, searched in the last 40 words only.
+    let bytes = s.as_bytes();
+    let mut limit = 0;
+    let mut spaces = 0;
+    for i in (0..bytes.len()).rev() {
+        if bytes[i] == b' ' {
+            spaces += 1;
+            if spaces == 40 {
+                limit = i;
+                break;
+            }
+        }
+    }
+    let tail = &s[limit..];
     let mut cut = s.len();
     for m in TRAILING_MARKERS {
-        if let Some(pos) = s[limit..].find(m) {
+        if let Some(pos) = tail.find(m) {
             let at = limit + pos;
-            if (at == 0 || s.as_bytes()[at - 1] == b' ') && at < cut {
+            if (at == 0 || bytes[at - 1] == b' ') && at < cut {
                 cut = at;
             }
         }
@@ -351,7 +372,7 @@ pub fn strip_boilerplate(norm: &str) -> &str {
 
 /// Tokens of normalised text: words, and each Han/kana character on its own.
 fn tokens(norm: &str) -> Vec<&str> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(norm.len() / 5 + 1);
     for w in norm.split(' ') {
         if w.is_empty() {
             continue;
@@ -392,17 +413,17 @@ impl DedupIndex {
 
     /// Stories remembered.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.live == 0
     }
 
     /// Fingerprints a plain-text body.
     pub fn fingerprint(&self, body: &str) -> Fingerprint {
-        let norm = normalize(strip_dateline(body.trim_start()));
-        let text = strip_boilerplate(&norm.text);
+        let norm = normalize_text(strip_dateline(body.trim_start()));
+        let text = strip_boilerplate(&norm);
         let toks = tokens(text);
         let mut fp = Fingerprint {
             words: toks.len(),
@@ -414,19 +435,23 @@ impl DedupIndex {
         if toks.len() < k {
             return fp;
         }
-        let mut buf = String::new();
-        for (pos, w) in toks.windows(k).enumerate() {
-            buf.clear();
-            for (i, t) in w.iter().enumerate() {
-                if i > 0 {
-                    buf.push(' ');
-                }
-                buf.push_str(t);
+        // Shingle hashes from per-token hashes: an order-sensitive combination, finalised.
+        let th: Vec<u64> = toks.iter().map(|t| xxh3_64(t.as_bytes())).collect();
+        let sample = u64::from(self.cfg.sample.max(1));
+        let mut seen: std::collections::HashSet<u32, BuildHasherDefault<IdentityHasher>> =
+            std::collections::HashSet::with_capacity_and_hasher(
+                self.cfg.query_anchors * 2,
+                Default::default(),
+            );
+        for (pos, w) in th.windows(k).enumerate() {
+            let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+            for t in w {
+                h = (h ^ t).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(23);
             }
-            let h = xxh3_64(buf.as_bytes());
-            if h % u64::from(self.cfg.sample.max(1)) == 0 {
+            let h = mix64(h);
+            if h % sample == 0 {
                 let a = (h >> 32) as u32;
-                if !fp.anchors.iter().any(|(x, _)| *x == a) {
+                if seen.insert(a) {
                     fp.anchors.push((a, pos as u32));
                     if fp.anchors.len() >= self.cfg.query_anchors {
                         fp.cover = pos as u32 + k as u32;
@@ -452,131 +477,61 @@ impl DedupIndex {
 
     /// Decides on one story and remembers it. Returns the decision and the changelog record.
     pub fn observe(&mut self, input: &DedupInput<'_>) -> (Decision, Remembered) {
-        let now_min = (input.now.max(0) / 60) as u32;
+        let now_min = minutes(input.now);
         self.maybe_sweep(now_min);
         let id = story_key(input.id);
         let feed = self.name_id(input.feed);
         let outlet = self.name_id(input.outlet);
         let link = input.canonical_link.map_or(0, |l| xxh3_64(l.as_bytes()));
         let fp = self.fingerprint(input.body);
-        let title = normalize(input.title);
-        let text = {
-            let mut h = xxh3_64(title.text.as_bytes());
-            h ^= fp.body.rotate_left(17);
-            h
+        let title = normalize_text(input.title);
+        let text = xxh3_64(title.as_bytes()) ^ fp.body.rotate_left(17);
+        let seen = Seen {
+            id,
+            feed,
+            outlet,
+            link,
+            text,
+            now: input.now,
         };
-        let texty = fp.words >= self.cfg.min_words;
 
         // 1. Same story id.
-        if let Some(&slot) = self.ids.get(&id) {
-            let same = self.stories[slot as usize].text == text;
-            return self.repeat(slot, same, "id", None, link, text, fp, input.now, outlet);
+        if let Some(&slot) = self.keys.get(&id_key(id)) {
+            let same = self.stories[slot as usize].text == text as u32;
+            return self.repeat(slot, same, "id", &seen, fp);
         }
         // 2. Same canonical link.
         if link != 0 {
-            if let Some(&slot) = self.links.get(&link) {
+            if let Some(&slot) = self.keys.get(&link_key(link)) {
                 let rec = &self.stories[slot as usize];
-                let same = rec.text == text || rec.body == fp.body;
+                let same = rec.text == text as u32 || rec.body == fp.body as u32;
                 // The same link elsewhere with a shorter or equal text contained in ours (a
                 // feed that truncates) is the same item; a longer or different text is an
                 // update in place.
                 let contained = !same
                     && fp.words <= usize::from(rec.words)
                     && self.containment_with(slot, &fp) >= 0.8;
-                return self.repeat(
-                    slot,
-                    same || contained,
-                    "link",
-                    None,
-                    link,
-                    text,
-                    fp,
-                    input.now,
-                    outlet,
-                );
+                return self.repeat(slot, same || contained, "link", &seen, fp);
             }
         }
-        // 3, 4: text matches, never within one feed across different guid and link.
-        let allowed = |rec: &StoryRec| rec.feed != feed;
-        if texty {
-            if let Some(&slot) = self.bodies.get(&fp.body) {
-                let rec = &self.stories[slot as usize];
-                if allowed(rec) {
-                    let cluster = rec.cluster;
-                    // Same headline too: the same item again; else a retitled copy.
-                    let (status, sim) = if rec.text == text {
-                        (DedupStatus::Duplicate, None)
-                    } else {
-                        (DedupStatus::NearDuplicate, Some(1.0))
-                    };
-                    return self.attach(
-                        id, feed, outlet, link, text, fp, cluster, status, "text", sim, input.now,
-                    );
-                }
-            }
+        // 3. Text: the same body (a re-delivery or a retitled copy) or most of its
+        // fingerprints (a syndicated copy); never within one feed across different guid and
+        // link, and only for bodies long enough to tell stories apart.
+        if fp.words >= self.cfg.min_words {
             if let Some((slot, sim)) = self.best_candidate(&fp, feed) {
-                let cluster = self.stories[slot as usize].cluster;
-                return self.attach(
-                    id,
-                    feed,
-                    outlet,
-                    link,
-                    text,
-                    fp,
-                    cluster,
-                    DedupStatus::NearDuplicate,
-                    "shingles",
-                    Some(sim),
-                    input.now,
-                );
+                let rec = &self.stories[slot as usize];
+                let cluster = rec.cluster;
+                let (status, by, sim) = if rec.text == text as u32 {
+                    (DedupStatus::Duplicate, "text", None)
+                } else if rec.body == fp.body as u32 {
+                    (DedupStatus::NearDuplicate, "text", Some(1.0))
+                } else {
+                    (DedupStatus::NearDuplicate, "shingles", Some(sim))
+                };
+                return self.attach(&seen, fp, Some(cluster), status, by, sim);
             }
         }
-        // New story, new cluster.
-        let cluster = self.new_cluster(id, input.now, outlet);
-        self.attach(
-            id,
-            feed,
-            outlet,
-            link,
-            text,
-            fp,
-            cluster,
-            DedupStatus::New,
-            "",
-            None,
-            input.now,
-        )
-    }
-
-    /// The fingerprints remembered for a story: one from each of the first `lead_anchors`
-    /// bands of `LEAD_BAND` tokens (so a short copy is checked along its whole length, not
-    /// only on the stock opening phrase that independent reports share), then the rest spread
-    /// evenly over the remainder of the body.
-    fn choose_anchors(&self, fp: &Fingerprint) -> Vec<(u32, u8)> {
-        let total = self.cfg.anchors.min(MAX_ANCHORS);
-        let lead = self.cfg.lead_anchors.min(total) as u32;
-        let mut out: Vec<(u32, u8)> = Vec::with_capacity(total);
-        for band in 0..lead {
-            let (lo, hi) = (band * LEAD_BAND, (band + 1) * LEAD_BAND);
-            if let Some((a, p)) = fp.anchors.iter().find(|(_, p)| (lo..hi).contains(p)) {
-                out.push((*a, pos8(*p)));
-            }
-        }
-        let rest: Vec<&(u32, u32)> = fp
-            .anchors
-            .iter()
-            .filter(|(_, p)| *p >= lead * LEAD_BAND)
-            .collect();
-        let spread = total - out.len();
-        if rest.len() <= spread {
-            out.extend(rest.iter().map(|(a, p)| (*a, pos8(*p))));
-        } else {
-            for k in 0..spread {
-                let (a, p) = rest[k * rest.len() / spread];
-                out.push((*a, pos8(*p)));
-            }
-        }
-        out
+        self.attach(&seen, fp, None, DedupStatus::New, "", None)
     }
 
     /// Share of `fp`'s anchors found among a remembered story's anchors.
@@ -624,6 +579,7 @@ impl DedupIndex {
             .count()
     }
 
+    /// The remembered story (of another feed) sharing most of `fp`'s fingerprints, if enough.
     fn best_candidate(&self, fp: &Fingerprint, feed: u16) -> Option<(u32, f32)> {
         let mut counts: Vec<(u32, u32)> = Vec::new();
         for (a, _) in &fp.anchors {
@@ -652,17 +608,48 @@ impl DedupIndex {
         best
     }
 
-    fn new_cluster(&mut self, id: u64, now: i64, outlet: u16) -> u32 {
+    /// The fingerprints remembered for a story: one from each of the first `lead_anchors`
+    /// bands of `LEAD_BAND` tokens (so a short copy is checked along its whole length, not
+    /// only on the stock opening phrase that independent reports share), then the rest spread
+    /// evenly over the remainder of the body.
+    fn choose_anchors(&self, fp: &Fingerprint) -> Vec<(u32, u8)> {
+        let total = self.cfg.anchors.min(MAX_ANCHORS);
+        let lead = self.cfg.lead_anchors.min(total) as u32;
+        let mut out: Vec<(u32, u8)> = Vec::with_capacity(total);
+        for band in 0..lead {
+            let (lo, hi) = (band * LEAD_BAND, (band + 1) * LEAD_BAND);
+            if let Some((a, p)) = fp.anchors.iter().find(|(_, p)| (lo..hi).contains(p)) {
+                out.push((*a, pos8(*p)));
+            }
+        }
+        let rest: Vec<&(u32, u32)> = fp
+            .anchors
+            .iter()
+            .filter(|(_, p)| *p >= lead * LEAD_BAND)
+            .collect();
+        let spread = total - out.len();
+        if rest.len() <= spread {
+            out.extend(rest.iter().map(|(a, p)| (*a, pos8(*p))));
+        } else {
+            for k in 0..spread {
+                let (a, p) = rest[k * rest.len() / spread];
+                out.push((*a, pos8(*p)));
+            }
+        }
+        out
+    }
+
+    fn new_cluster(&mut self, id: u64, now_min: u32, outlet: u16) -> u32 {
         let rec = ClusterRec {
             id,
-            first_seen: now,
-            last_seen: now,
+            first_min: now_min,
+            last_min: now_min,
             copies: 0,
             updates: 0,
-            outlets: vec![outlet],
-            live: true,
+            first_outlet: outlet,
+            more_outlets: NO_LIST,
         };
-        let slot = match self.free_clusters.pop() {
+        match self.free_clusters.pop() {
             Some(s) => {
                 self.clusters[s as usize] = rec;
                 s
@@ -671,105 +658,120 @@ impl DedupIndex {
                 self.clusters.push(rec);
                 (self.clusters.len() - 1) as u32
             }
-        };
-        self.cluster_ids.insert(id, slot);
-        slot
+        }
+    }
+
+    fn add_outlet(&mut self, cluster: u32, outlet: u16) {
+        let c = &self.clusters[cluster as usize];
+        if c.first_outlet == outlet {
+            return;
+        }
+        if c.more_outlets == NO_LIST {
+            let list = match self.free_lists.pop() {
+                Some(i) => i,
+                None => {
+                    self.outlet_lists.push(Vec::new());
+                    (self.outlet_lists.len() - 1) as u32
+                }
+            };
+            self.clusters[cluster as usize].more_outlets = list;
+        }
+        let list = &mut self.outlet_lists[self.clusters[cluster as usize].more_outlets as usize];
+        if !list.contains(&outlet) && list.len() + 1 < MAX_OUTLETS {
+            list.push(outlet);
+        }
     }
 
     /// The story (by slot) was seen again: duplicate or update.
-    #[allow(clippy::too_many_arguments)]
     fn repeat(
         &mut self,
         slot: u32,
         same: bool,
         by: &'static str,
-        sim: Option<f32>,
-        link: u64,
-        text: u64,
+        seen: &Seen,
         fp: Fingerprint,
-        now: i64,
-        outlet: u16,
     ) -> (Decision, Remembered) {
-        let now_min = (now.max(0) / 60) as u32;
+        let now_min = minutes(seen.now);
         let rec = &mut self.stories[slot as usize];
         rec.seen_min = rec.seen_min.max(now_min);
         let status = if same {
             DedupStatus::Duplicate
         } else {
             rec.revision = rec.revision.saturating_add(1);
-            rec.text = text;
-            rec.body = fp.body;
+            rec.text = seen.text as u32;
+            rec.body = fp.body as u32;
             rec.words = fp.words.min(usize::from(u16::MAX)) as u16;
             DedupStatus::Update
         };
-        let (id, cluster, revision, feed) = (rec.id, rec.cluster, rec.revision, rec.feed);
-        if link != 0 {
-            self.links.entry(link).or_insert(slot);
+        let (cluster, revision, feed) = (rec.cluster, rec.revision, rec.feed);
+        if seen.link != 0 {
+            self.keys.entry(link_key(seen.link)).or_insert(slot);
         }
-        if status == DedupStatus::Update && fp.words >= self.cfg.min_words {
-            self.bodies.insert(fp.body, slot);
-        }
+        // A re-delivery under another id (same link) is known by that id from now on.
+        self.keys.entry(id_key(seen.id)).or_insert(slot);
         let c = &mut self.clusters[cluster as usize];
-        c.last_seen = c.last_seen.max(now);
+        c.last_min = c.last_min.max(now_min);
         if status == DedupStatus::Update {
-            c.updates += 1;
+            c.updates = c.updates.saturating_add(1);
         }
-        if !c.outlets.contains(&outlet) && c.outlets.len() < MAX_OUTLETS {
-            c.outlets.push(outlet);
-        }
+        self.add_outlet(cluster, seen.outlet);
         let remembered = Remembered {
-            id,
+            id: seen.id,
             feed: self.names[feed as usize].clone(),
-            link,
-            text,
+            link: seen.link,
+            text: seen.text,
             body: fp.body,
             anchors: Vec::new(),
-            cluster: c.id,
+            cluster: self.clusters[cluster as usize].id,
             revision: u32::from(revision),
-            seen: now,
-            outlet: self.names[outlet as usize].clone(),
+            seen: seen.now,
+            outlet: self.names[seen.outlet as usize].clone(),
             status,
         };
         (
-            self.decision(status, cluster, u32::from(revision), Some(by), sim),
+            self.decision(status, cluster, u32::from(revision), Some(by), None),
             remembered,
         )
     }
 
-    /// Remembers a story that is not a repeat of one already known.
-    #[allow(clippy::too_many_arguments)]
+    /// Remembers a story that is not a repeat of one already known: `cluster` is the cluster
+    /// of the story it copies, or `None` for a new story.
     fn attach(
         &mut self,
-        id: u64,
-        feed: u16,
-        outlet: u16,
-        link: u64,
-        text: u64,
+        seen: &Seen,
         fp: Fingerprint,
-        cluster: u32,
+        cluster: Option<u32>,
         status: DedupStatus,
         by: &'static str,
         sim: Option<f32>,
-        now: i64,
     ) -> (Decision, Remembered) {
-        let now_min = (now.max(0) / 60) as u32;
-        let stored = self.choose_anchors(&fp);
+        let now_min = minutes(seen.now);
+        let cluster = match cluster {
+            Some(c) => c,
+            None => self.new_cluster(seen.id, now_min, seen.outlet),
+        };
+        let texty = fp.words >= self.cfg.min_words;
+        // Copies do not add fingerprints: the original's already stand for the cluster.
+        let stored = if texty && status == DedupStatus::New {
+            self.choose_anchors(&fp)
+        } else {
+            Vec::new()
+        };
         let mut anchor_pos = [0u8; MAX_ANCHORS];
         for (i, (_, p)) in stored.iter().enumerate() {
             anchor_pos[i] = *p;
         }
         let rec = StoryRec {
-            id,
-            text,
-            body: fp.body,
+            text: seen.text as u32,
+            body: fp.body as u32,
             cluster,
             seen_min: now_min,
             revision: 0,
-            feed,
-            n_anchors: stored.len() as u8,
+            feed: seen.feed,
             words: fp.words.min(usize::from(u16::MAX)) as u16,
-            anchor_pos,
+            n_anchors: stored.len() as u8,
             live: true,
+            anchor_pos,
         };
         let slot = match self.free_stories.pop() {
             Some(s) => {
@@ -781,43 +783,29 @@ impl DedupIndex {
                 (self.stories.len() - 1) as u32
             }
         };
-        self.ids.insert(id, slot);
-        if link != 0 {
-            self.links.entry(link).or_insert(slot);
+        self.live += 1;
+        self.keys.insert(id_key(seen.id), slot);
+        if seen.link != 0 {
+            self.keys.entry(link_key(seen.link)).or_insert(slot);
         }
-        let texty = fp.words >= self.cfg.min_words;
-        if texty {
-            self.bodies.entry(fp.body).or_insert(slot);
-            // Copies do not add fingerprints: the original's already stand for the cluster.
-            if status == DedupStatus::New {
-                for (a, _) in &stored {
-                    self.remember_fp(*a, slot);
-                }
-            }
+        for (a, _) in &stored {
+            self.remember_fp(*a, slot);
         }
         let c = &mut self.clusters[cluster as usize];
-        c.last_seen = c.last_seen.max(now);
-        if status != DedupStatus::New {
-            c.copies += 1;
-            if !c.outlets.contains(&outlet) && c.outlets.len() < MAX_OUTLETS {
-                c.outlets.push(outlet);
-            }
-        }
+        c.last_min = c.last_min.max(now_min);
+        c.copies += 1;
+        self.add_outlet(cluster, seen.outlet);
         let remembered = Remembered {
-            id,
-            feed: self.names[feed as usize].clone(),
-            link,
-            text,
+            id: seen.id,
+            feed: self.names[seen.feed as usize].clone(),
+            link: seen.link,
+            text: seen.text,
             body: fp.body,
-            anchors: if status == DedupStatus::New && texty {
-                stored
-            } else {
-                Vec::new()
-            },
-            cluster: c.id,
+            anchors: stored,
+            cluster: self.clusters[cluster as usize].id,
             revision: 0,
-            seen: now,
-            outlet: self.names[outlet as usize].clone(),
+            seen: seen.now,
+            outlet: self.names[seen.outlet as usize].clone(),
             status,
         };
         let by = (!by.is_empty()).then_some(by);
@@ -833,6 +821,14 @@ impl DedupIndex {
         similarity: Option<f32>,
     ) -> Decision {
         let c = &self.clusters[cluster as usize];
+        let mut outlets = vec![self.names[c.first_outlet as usize].clone()];
+        if c.more_outlets != NO_LIST {
+            outlets.extend(
+                self.outlet_lists[c.more_outlets as usize]
+                    .iter()
+                    .map(|o| self.names[*o as usize].clone()),
+            );
+        }
         Decision {
             status,
             cluster: format!("{:016x}", c.id),
@@ -840,66 +836,95 @@ impl DedupIndex {
             matched_by,
             similarity: similarity.map(|s| (s * 1000.0).round() / 1000.0),
             cluster_state: ClusterState {
-                first_seen: c.first_seen,
-                last_seen: c.last_seen,
-                copies: c.copies + 1,
-                updates: c.updates,
-                outlets: c
-                    .outlets
-                    .iter()
-                    .map(|o| self.names[*o as usize].clone())
-                    .collect(),
+                first_seen: i64::from(c.first_min) * 60,
+                last_seen: i64::from(c.last_min) * 60,
+                copies: c.copies,
+                updates: u32::from(c.updates),
+                outlets,
             },
         }
     }
 
     /// Rebuilds the index from changelog records (in their original order).
     pub fn restore(&mut self, r: &Remembered) {
-        let now_min = (r.seen.max(0) / 60) as u32;
+        let now_min = minutes(r.seen);
         let outlet = self.name_id(&r.outlet);
         let feed = self.name_id(&r.feed);
-        if let Some(&slot) = self.ids.get(&r.id) {
+        let seen = Seen {
+            id: r.id,
+            feed,
+            outlet,
+            link: r.link,
+            text: r.text,
+            now: r.seen,
+        };
+        let repeat_of = self.keys.get(&id_key(r.id)).copied().or_else(|| {
+            let by_link =
+                r.link != 0 && matches!(r.status, DedupStatus::Duplicate | DedupStatus::Update);
+            by_link
+                .then(|| self.keys.get(&link_key(r.link)).copied())
+                .flatten()
+        });
+        if let Some(slot) = repeat_of {
             // A later duplicate or update of a story already restored.
+            self.keys.entry(id_key(r.id)).or_insert(slot);
             let rec = &mut self.stories[slot as usize];
             rec.seen_min = rec.seen_min.max(now_min);
             if r.status == DedupStatus::Update {
                 rec.revision = r.revision.min(u32::from(u16::MAX)) as u16;
-                rec.text = r.text;
-                rec.body = r.body;
-                self.bodies.insert(r.body, slot);
+                rec.text = r.text as u32;
+                rec.body = r.body as u32;
+                let c = rec.cluster as usize;
+                self.clusters[c].updates = self.clusters[c].updates.saturating_add(1);
             }
-            let c = rec.cluster as usize;
-            self.clusters[c].last_seen = self.clusters[c].last_seen.max(r.seen);
-            if r.status == DedupStatus::Update {
-                self.clusters[c].updates += 1;
-            }
+            let c = self.stories[slot as usize].cluster as usize;
+            self.clusters[c].last_min = self.clusters[c].last_min.max(now_min);
             if r.link != 0 {
-                self.links.entry(r.link).or_insert(slot);
+                self.keys.entry(link_key(r.link)).or_insert(slot);
             }
             return;
         }
-        let cluster = match self.cluster_ids.get(&r.cluster) {
-            Some(&c) => c,
-            None => self.new_cluster(r.cluster, r.seen, outlet),
-        };
-        let fp = Fingerprint {
-            words: if r.body != 0 { self.cfg.min_words } else { 0 },
-            body: r.body,
-            anchors: r
-                .anchors
-                .iter()
-                .map(|(a, p)| (*a, u32::from(*p) * 4))
-                .collect(),
-            cover: 0,
-        };
-        let status = if self.clusters[cluster as usize].id == r.id {
+        // The cluster is named after its first story: find it through that story's id.
+        let cluster = self
+            .keys
+            .get(&id_key(r.cluster))
+            .map(|&s| self.stories[s as usize].cluster)
+            .filter(|&c| self.clusters[c as usize].id == r.cluster);
+        let status = if r.cluster == r.id {
             DedupStatus::New
         } else {
             DedupStatus::NearDuplicate
         };
-        self.attach(
-            r.id, feed, outlet, r.link, r.text, fp, cluster, status, "", None, r.seen,
-        );
+        let cluster = match cluster {
+            Some(c) => c,
+            None => self.new_cluster(r.cluster, now_min, outlet),
+        };
+        let fp = Fingerprint {
+            words: if r.anchors.is_empty() {
+                0
+            } else {
+                self.cfg.min_words
+            },
+            body: r.body,
+            anchors: Vec::new(),
+            cover: 0,
+        };
+        let (_, _) = self.attach(&seen, fp, Some(cluster), status, "", None);
+        // `attach` chose no fingerprints (the body is not here); put back the recorded ones.
+        let slot = self.keys[&id_key(r.id)];
+        let mut anchor_pos = [0u8; MAX_ANCHORS];
+        for (i, (a, p)) in r.anchors.iter().take(MAX_ANCHORS).enumerate() {
+            anchor_pos[i] = *p;
+            self.remember_fp(*a, slot);
+        }
+        let rec = &mut self.stories[slot as usize];
+        rec.anchor_pos = anchor_pos;
+        rec.n_anchors = r.anchors.len().min(MAX_ANCHORS) as u8;
+        if status == DedupStatus::New {
+            // `attach` counted it as a copy of the cluster created just above.
+            let c = &mut self.clusters[cluster as usize];
+            c.copies = c.copies.max(1);
+        }
     }
 
     /// Drops stories and clusters older than the window. Runs at most every window/16.
@@ -923,10 +948,7 @@ impl DedupIndex {
         if !any {
             return;
         }
-        let keep = |slot: &mut u32| !dead[*slot as usize];
-        self.ids.retain(|_, s| keep(s));
-        self.links.retain(|_, s| keep(s));
-        self.bodies.retain(|_, s| keep(s));
+        self.keys.retain(|_, s| !dead[*s as usize]);
         // Rebuild the fingerprint multimap so no entry sits behind a removed one.
         let mut live: Vec<(u32, u32)> = self
             .anchors
@@ -943,15 +965,19 @@ impl DedupIndex {
         for (i, s) in self.stories.iter().enumerate() {
             if dead[i] {
                 self.free_stories.push(i as u32);
+                self.live -= 1;
             } else if s.live {
                 cluster_live[s.cluster as usize] = true;
             }
         }
         for (i, c) in self.clusters.iter_mut().enumerate() {
-            if c.live && !cluster_live[i] {
-                c.live = false;
-                c.outlets = Vec::new();
-                self.cluster_ids.remove(&c.id);
+            if c.id != 0 && !cluster_live[i] {
+                c.id = 0;
+                if c.more_outlets != NO_LIST {
+                    self.outlet_lists[c.more_outlets as usize].clear();
+                    self.free_lists.push(c.more_outlets);
+                    c.more_outlets = NO_LIST;
+                }
                 self.free_clusters.push(i as u32);
             }
         }
@@ -961,22 +987,42 @@ impl DedupIndex {
     /// figure per story.
     pub fn heap_bytes(&self) -> usize {
         fn map<K, V>(m: &FastMap<K, V>) -> usize {
-            // hashbrown: one control byte per bucket plus the (K, V) slot.
-            m.capacity() * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
+            // hashbrown: one control byte per bucket plus the (K, V) slot; buckets are
+            // capacity × 8/7 rounded up to a power of two.
+            let buckets = (m.capacity() * 8 / 7).next_power_of_two();
+            buckets * (std::mem::size_of::<(K, V)>() + 1)
         }
         self.stories.capacity() * std::mem::size_of::<StoryRec>()
             + self.clusters.capacity() * std::mem::size_of::<ClusterRec>()
             + self
-                .clusters
+                .outlet_lists
                 .iter()
-                .map(|c| c.outlets.capacity() * 2)
+                .map(|l| l.capacity() * 2 + 24)
                 .sum::<usize>()
-            + map(&self.ids)
-            + map(&self.links)
-            + map(&self.bodies)
+            + map(&self.keys)
             + map(&self.anchors)
-            + map(&self.cluster_ids)
     }
+}
+
+/// What the index knows of an incoming story.
+struct Seen {
+    id: u64,
+    feed: u16,
+    outlet: u16,
+    link: u64,
+    text: u64,
+    now: i64,
+}
+
+/// A 64-bit finaliser (splitmix64's): spreads every input bit over the output.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn minutes(secs: i64) -> u32 {
+    (secs.max(0) / 60).min(i64::from(u32::MAX)) as u32
 }
 
 /// The 64-bit key of a story id: its hex value when it is one of ours, else a hash.

@@ -71,20 +71,14 @@ impl PlainText {
         }
     }
 
-    /// The body used for dedup: summary and content, the content alone when it already begins
-    /// with the summary.
-    pub fn body(&self) -> String {
-        if self.summary.is_empty() {
-            return self.content.clone();
+    /// The body used for dedup: the content when there is one (syndicated copies carry the
+    /// full text, while summaries are often an outlet's own teaser), else the summary.
+    pub fn body(&self) -> &str {
+        if self.content.trim().is_empty() {
+            &self.summary
+        } else {
+            &self.content
         }
-        if self.content.is_empty() || self.content.starts_with(&self.summary) {
-            return if self.content.is_empty() {
-                self.summary.clone()
-            } else {
-                self.content.clone()
-            };
-        }
-        format!("{}\n{}", self.summary, self.content)
     }
 
     /// Title, summary and content joined by blank lines (empty parts skipped), with the byte
@@ -143,14 +137,13 @@ impl Processor {
     /// replay).
     pub fn process(&mut self, raw: &RawStory, clock: DateTime<Utc>) -> Output {
         let plain = PlainText::of(raw);
-        let body = plain.body();
         let (decision, remembered) = self.dedup.observe(&DedupInput {
             id: &raw.id,
             feed: &raw.feed,
             outlet: &raw.outlet,
             canonical_link: raw.canonical_link.as_deref(),
             title: &plain.title,
-            body: &body,
+            body: plain.body(),
             now: clock.timestamp(),
         });
         let mut tags = tag(

@@ -259,28 +259,45 @@ impl Normalized {
 
 /// Normalises `input` for matching (see `docs/TAXONOMY.md`, "How text is matched").
 pub fn normalize(input: &str) -> Normalized {
+    normalize_with(input, true)
+}
+
+/// The normalised text alone, without the maps back to the original (dedup needs no
+/// evidence offsets).
+pub fn normalize_text(input: &str) -> String {
+    normalize_with(input, false).text
+}
+
+fn normalize_with(input: &str, track: bool) -> Normalized {
+    let cap = if track { input.len() + 1 } else { 0 };
     let mut b = Builder {
         text: Vec::with_capacity(input.len()),
-        map: Vec::with_capacity(input.len() + 1),
-        pos2: Vec::with_capacity(input.len() + 1),
+        map: Vec::with_capacity(cap),
+        pos2: Vec::with_capacity(cap),
         words2: 0,
         at_sep: true,
+        track,
     };
     let bytes = input.as_bytes();
-    let mut chars = input.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
-                b.push(c.to_ascii_lowercase() as u8, i);
-            } else if c == '\'' && possessive_follows(bytes, i + 1) {
-                chars.next(); // the 's'
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        // ASCII, the bulk of most text: byte by byte.
+        if byte < 0x80 {
+            if byte.is_ascii_alphanumeric() {
+                b.push(byte.to_ascii_lowercase(), i);
+            } else if byte == b'\'' && possessive_follows(bytes, i + 1) {
+                i += 1; // the 's'
             } else {
                 b.sep(i);
             }
+            i += 1;
             continue;
         }
-        if c == '\u{2019}' && possessive_follows(bytes, i + c.len_utf8()) {
-            chars.next();
+        let c = input[i..].chars().next().unwrap_or('\u{FFFD}');
+        let len = c.len_utf8();
+        if c == '\u{2019}' && possessive_follows(bytes, i + len) {
+            i += len + 1;
             continue;
         }
         if is_cjk(c) {
@@ -294,6 +311,7 @@ pub fn normalize(input: &str) -> Normalized {
             if is_unspaced(c) {
                 b.words2 += 1;
             }
+            i += len;
             continue;
         }
         let mut wrote = false;
@@ -313,6 +331,7 @@ pub fn normalize(input: &str) -> Normalized {
         if !wrote && !c.is_alphanumeric() {
             b.sep(i);
         }
+        i += len;
     }
     b.finish(input.len())
 }
@@ -324,14 +343,18 @@ struct Builder {
     words2: u32,
     /// True when the last thing written is a separator (or nothing yet).
     at_sep: bool,
+    /// Keep the maps back to the original.
+    track: bool,
 }
 
 impl Builder {
     #[inline]
     fn push(&mut self, byte: u8, orig: usize) {
         self.text.push(byte);
-        self.map.push(orig as u32);
-        self.pos2.push(self.words2);
+        if self.track {
+            self.map.push(orig as u32);
+            self.pos2.push(self.words2);
+        }
         self.at_sep = false;
     }
 
@@ -350,8 +373,10 @@ impl Builder {
         }
         self.words2 += 2;
         self.text.push(b' ');
-        self.map.push(orig as u32);
-        self.pos2.push(self.words2);
+        if self.track {
+            self.map.push(orig as u32);
+            self.pos2.push(self.words2);
+        }
         self.at_sep = true;
     }
 
@@ -361,8 +386,10 @@ impl Builder {
             self.map.pop();
             self.pos2.pop();
         }
-        self.map.push(input_len as u32);
-        self.pos2.push(self.words2);
+        if self.track {
+            self.map.push(input_len as u32);
+            self.pos2.push(self.words2);
+        }
         // Only whole UTF-8 sequences were pushed, so this never fails; stay total anyway.
         let text = String::from_utf8(self.text)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());

@@ -153,3 +153,65 @@ pub fn install() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// Registers every series of a closed label set at zero, so dashboards and alert rules see
+/// them (and `increase()` counts the first event) before anything happened. `rules` are the
+/// alert rule ids with their severity, `topics` the topic ids, `outlets` the feed outlets.
+pub fn zero_series(rules: &[(String, String)], topics: &[String], outlets: &[String]) {
+    for topic in [
+        "raw",
+        "enriched",
+        "alerts",
+        "deadletter",
+        "clusters",
+        "route",
+        "state",
+    ] {
+        metrics::counter!(KAFKA_PRODUCED, "topic" => topic).increment(0);
+        metrics::counter!(KAFKA_PRODUCE_ERRORS, "topic" => topic).increment(0);
+    }
+    for kind in [
+        "timeout",
+        "connect",
+        "http_status",
+        "too_large",
+        "parse",
+        "redirect",
+        "gone",
+        "io",
+        "other",
+    ] {
+        metrics::counter!(FETCH_ERRORS, "kind" => kind).increment(0);
+    }
+    for reason in ["invalid_json", "invalid_schema", "too_large"] {
+        metrics::counter!(DEADLETTER, "reason" => reason).increment(0);
+    }
+    for status in ["new", "update", "duplicate", "near_duplicate"] {
+        metrics::counter!(DEDUP, "status" => status).increment(0);
+    }
+    for outcome in ["ok", "rejected"] {
+        metrics::counter!(TAXONOMY_RELOADS, "outcome" => outcome).increment(0);
+    }
+    for kind in ["person", "country", "organization"] {
+        metrics::counter!(ACTOR_MENTIONS, "kind" => kind).increment(0);
+    }
+    metrics::counter!(CONSUMED).increment(0);
+    metrics::counter!(FETCH_NOT_MODIFIED).increment(0);
+    for (rule, severity) in rules {
+        metrics::counter!(ALERTS, "rule" => rule.clone(), "severity" => severity.clone())
+            .increment(0);
+        for outcome in ["sent", "failed", "grouped"] {
+            metrics::counter!(NOTIFICATIONS, "rule" => rule.clone(), "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    for kind in ["unique", "copy"] {
+        for topic in topics {
+            metrics::counter!(TOPIC_STORIES, "topic" => topic.clone(), "kind" => kind).increment(0);
+        }
+        for outlet in outlets {
+            metrics::counter!(OUTLET_STORIES, "outlet" => outlet.clone(), "kind" => kind)
+                .increment(0);
+        }
+    }
+}
