@@ -1,0 +1,375 @@
+//! The process stage against a broker that outlives it: dedup state survives a restart,
+//! copies are recognised across instances, poison messages go to the dead-letter topic, the
+//! alert webhook is called, and a bad taxonomy edit is rejected while the old one stays.
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Router;
+use chrono::Utc;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use wirewatch::app::{App, Stages};
+use wirewatch::config::Config;
+use wirewatch::kafka::embedded::EmbeddedBroker;
+use wirewatch::story::{RawStory, SCHEMA_VERSION};
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const BLINKEN: &str = "US Secretary of State Antony Blinken on Wednesday met jointly with his South Korean and Japanese counterparts to discuss North Korea, bringing together the allies despite renewed rifts. Joined by aides, Blinken sat in the centre of a U-shaped table with Japanese Foreign Minister Toshimitsu Motegi and South Korean Foreign Minister Chung Eui-yong on each side in a conference room of a London hotel on the sidelines of a Group of Seven meeting.";
+const LAUNCH: &str = "North Korea fired a short-range ballistic missile into the East Sea on Thursday, South Korea's Joint Chiefs of Staff said, the latest in a series of weapons tests this year. The missile flew about 450 kilometres, the JCS said.";
+
+fn raw(id: &str, feed: &str, link: &str, title: &str, body: &str) -> RawStory {
+    RawStory {
+        schema_version: SCHEMA_VERSION,
+        id: id.to_string(),
+        feed: feed.to_string(),
+        outlet: feed.to_string(),
+        guid: Some(id.to_string()),
+        link: Some(link.to_string()),
+        canonical_link: Some(link.to_string()),
+        title: title.to_string(),
+        summary: String::new(),
+        content: body.to_string(),
+        published_at: Some(Utc::now()),
+        fetched_at: Utc::now(),
+        language: None,
+    }
+}
+
+/// A broker that lives for the whole test, and a process-only config using it.
+fn setup() -> (EmbeddedBroker, Config) {
+    let mut cfg = test_config("placeholder", "127.0.0.1:1".parse().unwrap(), &[]);
+    let broker = EmbeddedBroker::start(&wirewatch::kafka::topic_list(&cfg.kafka), 3).unwrap();
+    cfg.kafka.brokers = broker.bootstrap().to_string();
+    cfg.kafka.create_topics = false; // the mock cluster has no CreateTopics; created above
+    (broker, cfg)
+}
+
+fn producer(brokers: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap()
+}
+
+async fn send(p: &FutureProducer, topic: &str, key: &str, payload: &[u8]) {
+    p.send(
+        FutureRecord::to(topic).key(key).payload(payload),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+}
+
+async fn send_story(p: &FutureProducer, topic: &str, s: &RawStory) {
+    send(p, topic, &s.id, &serde_json::to_vec(s).unwrap()).await;
+}
+
+fn statuses(events: &[Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["dedup"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_restores_dedup_state_and_nothing_comes_out_new_twice() {
+    let (_broker, cfg) = setup();
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let p = producer(&brokers);
+    let enriched = reader(&brokers, &t.enriched);
+    let mut events = Vec::new();
+
+    let app = App::start(cfg.clone(), Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    let a = raw(
+        "00000000000000a1",
+        "afp",
+        "https://afp.example/a",
+        "Blinken meets allies",
+        BLINKEN,
+    );
+    let b = raw(
+        "00000000000000b2",
+        "afp",
+        "https://afp.example/b",
+        "N. Korea fires missile",
+        LAUNCH,
+    );
+    send_story(&p, &t.raw, &a).await;
+    send_story(&p, &t.raw, &b).await;
+    collect(&enriched, &mut events, 2, WAIT).await;
+    assert_eq!(events.len(), 2);
+    app.stop();
+    app.wait().await.unwrap();
+
+    // A fetcher restarted without its state republishes both; a copy arrives too.
+    let app = App::start(cfg.clone(), Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    send_story(&p, &t.raw, &a).await;
+    send_story(&p, &t.raw, &b).await;
+    let copy = raw(
+        "00000000000000c3",
+        "digest",
+        "https://digest.example/x",
+        "Allies meet in London",
+        &format!("0 SHARES Share Tweet {BLINKEN}"),
+    );
+    send_story(&p, &t.raw, &copy).await;
+    collect(&enriched, &mut events, 3, WAIT).await;
+    drain(&enriched, &mut events, Duration::from_secs(3)).await;
+    app.stop();
+    app.wait().await.unwrap();
+
+    let got = statuses(&events);
+    assert_eq!(
+        got.len(),
+        3,
+        "re-deliveries are duplicates (not published); got {got:?}"
+    );
+    assert_eq!(got.iter().filter(|(_, s)| s == "new").count(), 2, "{got:?}");
+    let c = events
+        .iter()
+        .find(|e| e["id"] == "00000000000000c3")
+        .unwrap();
+    assert_eq!(c["dedup"]["status"], "near_duplicate");
+    assert_eq!(
+        c["dedup"]["cluster"], "00000000000000a1",
+        "the copy joins the story remembered before the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_dedup_state_through_the_changelog() {
+    let (_broker, cfg) = setup();
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let p = producer(&brokers);
+    let one = App::start(cfg.clone(), Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    let mut cfg2 = cfg.clone();
+    cfg2.metrics.listen = "127.0.0.1:0".into();
+    let two = App::start(cfg2, Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    let enriched = reader(&brokers, &t.enriched);
+    let mut events = Vec::new();
+
+    // Originals on every partition, then copies of each (other keys, other partitions).
+    let mut originals = Vec::new();
+    for i in 0..6 {
+        let body = format!(
+            "Story number {i}: {BLINKEN} Officials said talks would continue in round {i}."
+        );
+        let s = raw(
+            &format!("{:016x}", 0x100 + i),
+            "afp",
+            &format!("https://afp.example/{i}"),
+            &format!("Story {i}"),
+            &body,
+        );
+        send_story(&p, &t.raw, &s).await;
+        originals.push((s, body));
+    }
+    collect(&enriched, &mut events, 6, WAIT).await;
+    assert_eq!(events.len(), 6);
+    // Give each instance a moment to apply the other's changelog records.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (i, (s, body)) in originals.iter().enumerate() {
+        let c = raw(
+            &format!("{:016x}", 0x900 + i),
+            "digest",
+            &format!("https://digest.example/{i}"),
+            &format!("Copy {i}"),
+            &format!("Share Tweet {body} © AFP"),
+        );
+        let _ = s;
+        send_story(&p, &t.raw, &c).await;
+    }
+    collect(&enriched, &mut events, 12, WAIT).await;
+    one.stop();
+    two.stop();
+    one.wait().await.unwrap();
+    two.wait().await.unwrap();
+    let copies: Vec<&Value> = events.iter().filter(|e| e["feed"] == "digest").collect();
+    assert_eq!(copies.len(), 6);
+    for c in copies {
+        assert_eq!(c["dedup"]["status"], "near_duplicate", "{c}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn poison_messages_go_to_the_deadletter_topic_and_processing_continues() {
+    let (_broker, mut cfg) = setup();
+    cfg.processor.max_message_bytes = 64 * 1024;
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let p = producer(&brokers);
+    let app = App::start(cfg, Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    send(&p, &t.raw, "k1", b"not json at all").await;
+    send(&p, &t.raw, "k2", br#"{"hello": "world"}"#).await;
+    send(&p, &t.raw, "k3", &vec![b'x'; 100 * 1024]).await;
+    let good = raw(
+        "00000000000000d4",
+        "afp",
+        "https://afp.example/d",
+        "N. Korea fires missile",
+        LAUNCH,
+    );
+    send_story(&p, &t.raw, &good).await;
+
+    let enriched = reader(&brokers, &t.enriched);
+    let mut events = Vec::new();
+    collect(&enriched, &mut events, 1, WAIT).await;
+    assert_eq!(
+        events.len(),
+        1,
+        "the good story after the poison ones is processed"
+    );
+
+    use rdkafka::message::{Headers, Message};
+    let dl = reader(&brokers, &t.deadletter);
+    let mut reasons = Vec::new();
+    while reasons.len() < 3 {
+        let m = tokio::time::timeout(WAIT, rdkafka::consumer::StreamConsumer::recv(&dl))
+            .await
+            .unwrap()
+            .unwrap();
+        let h = m.headers().unwrap();
+        let kind = h
+            .iter()
+            .find(|x| x.key == "reason_kind")
+            .and_then(|x| x.value)
+            .map(|v| String::from_utf8_lossy(v).to_string());
+        let reason = h
+            .iter()
+            .find(|x| x.key == "reason")
+            .and_then(|x| x.value)
+            .map(|v| String::from_utf8_lossy(v).to_string());
+        assert!(reason.is_some_and(|r| !r.is_empty()));
+        assert!(
+            m.payload().is_some_and(|p| !p.is_empty()),
+            "the payload is kept"
+        );
+        reasons.push(kind.unwrap());
+    }
+    reasons.sort();
+    assert_eq!(reasons, ["invalid_json", "invalid_schema", "too_large"]);
+    app.stop();
+    app.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alerts_reach_the_webhook_once_per_cooldown() {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let hook = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_str::<Value>(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+
+    let (_broker, mut cfg) = setup();
+    cfg.alerts.webhook = Some(
+        toml::from_str(&format!(
+            "url = \"http://{addr}/hook\"\ntimeout_ms = 2000\nretries = 2"
+        ))
+        .unwrap(),
+    );
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let p = producer(&brokers);
+    let app = App::start(cfg, Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    // Two independent launch reports within the cooldown, and a Samsung "launch".
+    send_story(
+        &p,
+        &t.raw,
+        &raw(
+            "00000000000000e5",
+            "afp",
+            "https://afp.example/e",
+            "North Korea fires ballistic missile into sea, says Seoul",
+            LAUNCH,
+        ),
+    )
+    .await;
+    send_story(&p, &t.raw, &raw("00000000000000f6", "yonhap", "https://yna.example/f", "(LEAD) N. Korea launches short-range ballistic missile: JCS", "North Korea launched a short-range ballistic missile toward the East Sea on Thursday morning, the military said, in its third such launch this month.")).await;
+    send_story(
+        &p,
+        &t.raw,
+        &raw(
+            "0000000000000107",
+            "afp",
+            "https://afp.example/s",
+            "Samsung launches new Galaxy phone in Seoul",
+            "Samsung Electronics launched its new Galaxy smartphone in Seoul on Thursday.",
+        ),
+    )
+    .await;
+    let alerts_rx = reader(&brokers, &t.alerts);
+    let mut alerts = Vec::new();
+    collect(&alerts_rx, &mut alerts, 2, WAIT).await;
+    drain(&alerts_rx, &mut alerts, Duration::from_secs(2)).await;
+    assert_eq!(
+        alerts.len(),
+        2,
+        "both launch reports are alerts; the phone launch is not"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while received.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = received.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        1,
+        "one notification per cooldown window: {got:?}"
+    );
+    assert!(
+        got[0]["text"].as_str().unwrap().contains("CRITICAL"),
+        "Slack-compatible text: {}",
+        got[0]
+    );
+    assert_eq!(got[0]["alert"]["rule"], "nk-missile-launch");
+    let (_, metrics) = http_get(app.metrics_addr, "/metrics").await;
+    assert!(
+        metric(
+            &metrics,
+            "wirewatch_alert_notifications_total{rule=\"nk-missile-launch\",outcome=\"grouped\"}"
+        ) >= 1.0,
+        "{metrics}"
+    );
+    app.stop();
+    app.wait().await.unwrap();
+}
