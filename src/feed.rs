@@ -98,6 +98,18 @@ pub fn parse_document(bytes: &[u8], src: &Source<'_>) -> Result<Vec<RawStory>, F
         }
         other => FeedError::Invalid(other.to_string()),
     })?;
+    // RSS 0.90 (Netscape's RDF namespace) has the shape of RSS 1.0 but another namespace,
+    // which feed-rs does not read items from: read it as RSS 1.0.
+    const RSS090: &[u8] = b"http://my.netscape.com/rdf/simple/0.9/";
+    let feed = if feed.entries.is_empty() && input.windows(RSS090.len()).any(|w| w == RSS090) {
+        let text = String::from_utf8_lossy(input).replace(
+            "http://my.netscape.com/rdf/simple/0.9/",
+            "http://purl.org/rss/1.0/",
+        );
+        parser.parse(text.as_bytes()).unwrap_or(feed)
+    } else {
+        feed
+    };
     let language = feed.language.clone();
     Ok(feed
         .entries
