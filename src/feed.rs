@@ -67,6 +67,15 @@ pub fn parse_document(bytes: &[u8], src: &Source<'_>) -> Result<Vec<RawStory>, F
     if trimmed.is_empty() {
         return Err(FeedError::Empty);
     }
+    if !matches!(trimmed[0], b'<' | b'{') && bom_encoding(trimmed).is_none() {
+        let head: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(40)])
+            .chars()
+            .take(30)
+            .collect();
+        return Err(FeedError::NotAFeed(format!(
+            "neither XML nor JSON (starts with {head:?})"
+        )));
+    }
     let transcoded = transcode_if_needed(trimmed, src.charset);
     let input: &[u8] = transcoded.as_deref().unwrap_or(trimmed);
     let parser = feed_rs::parser::Builder::new()
@@ -222,6 +231,10 @@ fn add_rss_version(bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b" version=\"2.0\"");
     out.extend_from_slice(&bytes[at + 4..]);
     out
+}
+
+fn bom_encoding(bytes: &[u8]) -> Option<(&'static encoding_rs::Encoding, usize)> {
+    encoding_rs::Encoding::for_bom(bytes)
 }
 
 fn trim_leading(bytes: &[u8]) -> &[u8] {

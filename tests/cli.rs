@@ -1,0 +1,189 @@
+//! The command line as a user runs it: help, exit codes, error messages, replay output.
+use std::process::Command;
+
+fn wirewatch() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wirewatch"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = wirewatch().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_everywhere() {
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["fetch", "--help"],
+        &["process", "--help"],
+        &["replay", "--help"],
+        &["tag", "--help"],
+        &["check-config", "--help"],
+        &["eval", "--help"],
+        &["tail", "--help"],
+    ] {
+        let (code, out, _) = run(cmd);
+        assert_eq!(code, 0, "{cmd:?}");
+        assert!(out.contains("Usage"), "{cmd:?}: {out}");
+    }
+    let (code, _, err) = run(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unrecognized subcommand"), "{err}");
+}
+
+#[test]
+fn check_config_accepts_every_shipped_file() {
+    for f in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+        .unwrap()
+        .flatten()
+    {
+        let p = f.path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let (code, out, err) = run(&["check-config", p.to_str().unwrap()]);
+            assert_eq!(code, 0, "{}: {out}{err}", p.display());
+        }
+    }
+}
+
+#[test]
+fn check_config_reports_every_error_with_its_location() {
+    let dir = std::env::temp_dir().join(format!("ww-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, "[[feeds]]\nid = \"Bad Id\"\nurl = \"gopher://x\"\n\n[[feeds]]\nid = \"ok\"\nurl = \"https://example.com/rss\"\n[metrics]\nlisten = \"nowhere\"\n").unwrap();
+    let (code, _, err) = run(&["check-config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad.toml:1:1: feed `Bad Id`: id must be"),
+        "{err}"
+    );
+    assert!(err.contains("scheme `gopher`"), "{err}");
+    assert!(err.contains("metrics.listen `nowhere`"), "{err}");
+    let tax = dir.join("taxonomy.toml");
+    std::fs::write(&tax, "version = 1\n[[actor]]\nid = \"x\"\nname = \"X\"\nkind = \"person\"\nexamples = [\"nothing here\"]\n[[topic]]\nid = \"t\"\nname = \"T\"\nthreshold = 0.5\nsignals = [{ actors = [\"y\"], weight = 1.0 }]\n").unwrap();
+    let (code, _, err) = run(&["check-config", tax.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("taxonomy.toml:7:1: topic `t`.signals[0]: unknown actor `y`"),
+        "{err}"
+    );
+    std::fs::write(&tax, "version = 1\n[[actor]]\nid = \"x\"\nname = \"Xavier\"\nkind = \"person\"\nexamples = [\"nothing here\"]\n").unwrap();
+    let (code, _, err) = run(&["check-config", tax.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("actor `x`: example does not match: \"nothing here\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replay_prints_one_event_per_item_and_keeps_going_after_bad_files() {
+    let (code, out, err) = run(&[
+        "replay",
+        "tests/fixtures/feeds/afp.xml",
+        "no/such/file.xml",
+        "README.md",
+        "tests/fixtures/feeds/aggregator.json",
+        "tests/fixtures/feeds/afp-updated.xml",
+    ]);
+    assert_eq!(code, 2, "bad inputs give exit 2");
+    assert!(err.contains("no/such/file.xml: cannot read"), "{err}");
+    assert!(err.contains("README.md: not a feed"), "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 10, "3 + 4 + 3 items, duplicates included");
+    let mut times: Vec<String> = events
+        .iter()
+        .map(|e| e["published_at"].as_str().unwrap().to_string())
+        .collect();
+    let sorted = {
+        let mut t = times.clone();
+        t.sort();
+        t
+    };
+    assert_eq!(times, sorted, "items come out in publication order");
+    times.dedup();
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e["dedup"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "duplicate").count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "update").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "near_duplicate").count(),
+        2,
+        "{statuses:?}"
+    );
+    for e in &events {
+        for t in e["topics"].as_array().unwrap() {
+            for ev in t["evidence"].as_array().unwrap() {
+                let text = e["text"].as_str().unwrap();
+                let (s, en) = (
+                    ev["start"].as_u64().unwrap() as usize,
+                    ev["end"].as_u64().unwrap() as usize,
+                );
+                assert_eq!(
+                    &text[s..en],
+                    ev["text"].as_str().unwrap(),
+                    "evidence offsets point into `text`"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn tag_shows_matches_with_evidence() {
+    let mut child = wirewatch()
+        .args(["tag", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all("Pyongyang fired two projectiles into the East Sea\nThe launch was North Korea's third this month, the JCS said.".as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("north-korea"), "{text}");
+    assert!(text.contains("\"Pyongyang\""), "{text}");
+    assert!(text.contains("missile-test"), "{text}");
+    assert!(text.contains("nk-missile-launch"), "{text}");
+    let (code, out, _) = run(&["tag", "--json", "tests/fixtures/feeds/README.md"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["actors"].is_array() && v["topics"].is_array());
+}
+
+#[test]
+fn unreadable_config_is_a_clear_error() {
+    let (code, _, err) = run(&[
+        "replay",
+        "--config",
+        "nope.toml",
+        "tests/fixtures/feeds/afp.xml",
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("nope.toml: 0:0: cannot read") || err.contains("nope.toml"),
+        "{err}"
+    );
+}
