@@ -221,7 +221,7 @@ pub struct DedupIndex {
     outlet_lists: Vec<Vec<u16>>,
     free_lists: Vec<u32>,
     /// Story ids and canonical links (tagged keys) → story slot.
-    keys: FastMap<u64, u32>,
+    keys: super::table::KeyTable,
     /// Fingerprint multimap → story slot.
     anchors: FastMap<u32, u32>,
     names: Vec<String>,
@@ -496,13 +496,13 @@ impl DedupIndex {
         };
 
         // 1. Same story id.
-        if let Some(&slot) = self.keys.get(&id_key(id)) {
+        if let Some(slot) = self.keys.get(id_key(id)) {
             let same = self.stories[slot as usize].text == text as u32;
             return self.repeat(slot, same, "id", &seen, fp);
         }
         // 2. Same canonical link.
         if link != 0 {
-            if let Some(&slot) = self.keys.get(&link_key(link)) {
+            if let Some(slot) = self.keys.get(link_key(link)) {
                 let rec = &self.stories[slot as usize];
                 let same = rec.text == text as u32 || rec.body == fp.body as u32;
                 // The same link elsewhere with a shorter or equal text contained in ours (a
@@ -705,10 +705,10 @@ impl DedupIndex {
         };
         let (cluster, revision, feed) = (rec.cluster, rec.revision, rec.feed);
         if seen.link != 0 {
-            self.keys.entry(link_key(seen.link)).or_insert(slot);
+            self.keys.get_or_insert(link_key(seen.link), slot);
         }
         // A re-delivery under another id (same link) is known by that id from now on.
-        self.keys.entry(id_key(seen.id)).or_insert(slot);
+        self.keys.get_or_insert(id_key(seen.id), slot);
         let c = &mut self.clusters[cluster as usize];
         c.last_min = c.last_min.max(now_min);
         if status == DedupStatus::Update {
@@ -786,7 +786,7 @@ impl DedupIndex {
         self.live += 1;
         self.keys.insert(id_key(seen.id), slot);
         if seen.link != 0 {
-            self.keys.entry(link_key(seen.link)).or_insert(slot);
+            self.keys.get_or_insert(link_key(seen.link), slot);
         }
         for (a, _) in &stored {
             self.remember_fp(*a, slot);
@@ -858,16 +858,16 @@ impl DedupIndex {
             text: r.text,
             now: r.seen,
         };
-        let repeat_of = self.keys.get(&id_key(r.id)).copied().or_else(|| {
+        let repeat_of = self.keys.get(id_key(r.id)).or_else(|| {
             let by_link =
                 r.link != 0 && matches!(r.status, DedupStatus::Duplicate | DedupStatus::Update);
             by_link
-                .then(|| self.keys.get(&link_key(r.link)).copied())
+                .then(|| self.keys.get(link_key(r.link)))
                 .flatten()
         });
         if let Some(slot) = repeat_of {
             // A later duplicate or update of a story already restored.
-            self.keys.entry(id_key(r.id)).or_insert(slot);
+            self.keys.get_or_insert(id_key(r.id), slot);
             let rec = &mut self.stories[slot as usize];
             rec.seen_min = rec.seen_min.max(now_min);
             if r.status == DedupStatus::Update {
@@ -880,15 +880,15 @@ impl DedupIndex {
             let c = self.stories[slot as usize].cluster as usize;
             self.clusters[c].last_min = self.clusters[c].last_min.max(now_min);
             if r.link != 0 {
-                self.keys.entry(link_key(r.link)).or_insert(slot);
+                self.keys.get_or_insert(link_key(r.link), slot);
             }
             return;
         }
         // The cluster is named after its first story: find it through that story's id.
         let cluster = self
             .keys
-            .get(&id_key(r.cluster))
-            .map(|&s| self.stories[s as usize].cluster)
+            .get(id_key(r.cluster))
+            .map(|s| self.stories[s as usize].cluster)
             .filter(|&c| self.clusters[c as usize].id == r.cluster);
         let status = if r.cluster == r.id {
             DedupStatus::New
@@ -911,7 +911,9 @@ impl DedupIndex {
         };
         let (_, _) = self.attach(&seen, fp, Some(cluster), status, "", None);
         // `attach` chose no fingerprints (the body is not here); put back the recorded ones.
-        let slot = self.keys[&id_key(r.id)];
+        let Some(slot) = self.keys.get(id_key(r.id)) else {
+            return;
+        };
         let mut anchor_pos = [0u8; MAX_ANCHORS];
         for (i, (a, p)) in r.anchors.iter().take(MAX_ANCHORS).enumerate() {
             anchor_pos[i] = *p;
@@ -948,7 +950,7 @@ impl DedupIndex {
         if !any {
             return;
         }
-        self.keys.retain(|_, s| !dead[*s as usize]);
+        self.keys.retain(|s| !dead[s as usize]);
         // Rebuild the fingerprint multimap so no entry sits behind a removed one.
         let mut live: Vec<(u32, u32)> = self
             .anchors
@@ -999,7 +1001,7 @@ impl DedupIndex {
                 .iter()
                 .map(|l| l.capacity() * 2 + 24)
                 .sum::<usize>()
-            + map(&self.keys)
+            + self.keys.heap_bytes()
             + map(&self.anchors)
     }
 }

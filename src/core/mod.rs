@@ -4,12 +4,14 @@
 //! - [`canon`]: canonical links
 //! - [`taxonomy`]: the taxonomy file → compiled actors, topics, alert rules
 //! - [`tagger`]: actors, topic scores and alert conditions of one story, with evidence
+//! - [`table`]: the compact hash table of the dedup index's keys
 //! - [`dedup`]: the dedup index (exact, update, near-duplicate) over a time window
 //! - [`pipeline`]: one raw story → one enriched event (dedup + tag + route + alert decisions)
 
 pub mod canon;
 pub mod dedup;
 pub mod pipeline;
+pub mod table;
 pub mod tagger;
 pub mod taxonomy;
 pub mod text;
