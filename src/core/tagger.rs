@@ -205,22 +205,22 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
         let mut raw_score = 0.0;
         let mut evidence: Vec<Mention> = Vec::new();
         for signal in &topic.signals {
-            let (ms, weight): (Vec<Mention>, f64) = match signal {
+            match signal {
                 Signal::Terms { set, weight } => {
-                    (ctx.set(*set).iter().map(|(_, m)| *m).collect(), *weight)
+                    for (_, m) in ctx.set(*set) {
+                        raw_score += weight * m.place.weight();
+                        evidence.push(*m);
+                    }
                 }
-                Signal::Actors { actors, weight } => (
-                    actors
-                        .iter()
-                        .flat_map(|a| ctx.actor(*a).iter().map(|(_, m)| *m))
-                        .collect(),
-                    *weight,
-                ),
-            };
-            for m in &ms {
-                raw_score += weight * m.place.weight();
+                Signal::Actors { actors, weight } => {
+                    for a in actors {
+                        for (_, m) in ctx.actor(*a) {
+                            raw_score += weight * m.place.weight();
+                            evidence.push(*m);
+                        }
+                    }
+                }
             }
-            evidence.extend(ms);
         }
         let score = round3(1.0 - (-raw_score / topic.saturation).exp());
         scores[ti] = score;
@@ -364,39 +364,35 @@ impl Ctx<'_> {
     fn eval(&self, cond: &Cond, ev: &mut Option<Vec<Mention>>) -> bool {
         match cond {
             Cond::Terms { set, min, scope } => {
-                let ms: Vec<Mention> = self
-                    .set(*set)
-                    .iter()
-                    .map(|(_, m)| *m)
-                    .filter(|m| m.place.within(*scope))
-                    .collect();
-                let ok = ms.len() >= *min as usize;
-                if ok {
-                    if let Some(ev) = ev {
+                let ms = self.set(*set).iter().map(|(_, m)| *m).filter(|m| m.place.within(*scope));
+                match ev {
+                    None => ms.count() >= *min as usize,
+                    Some(ev) => {
+                        let before = ev.len();
                         ev.extend(ms);
+                        let ok = ev.len() - before >= *min as usize;
+                        if !ok {
+                            ev.truncate(before);
+                        }
+                        ok
                     }
                 }
-                ok
             }
             Cond::Actors { actors, min, scope } => {
                 let mut distinct = 0;
-                let mut found = Vec::new();
+                let before = ev.as_ref().map_or(0, Vec::len);
                 for a in actors {
-                    let ms: Vec<Mention> = self
-                        .actor(*a)
-                        .iter()
-                        .map(|(_, m)| *m)
-                        .filter(|m| m.place.within(*scope))
-                        .collect();
-                    if !ms.is_empty() {
+                    if let Some((_, m)) = self.actor(*a).iter().find(|(_, m)| m.place.within(*scope)) {
                         distinct += 1;
-                        found.push(ms[0]);
+                        if let Some(ev) = ev.as_mut() {
+                            ev.push(*m);
+                        }
                     }
                 }
                 let ok = distinct >= *min as usize;
-                if ok {
-                    if let Some(ev) = ev {
-                        ev.extend(found);
+                if !ok {
+                    if let Some(ev) = ev.as_mut() {
+                        ev.truncate(before);
                     }
                 }
                 ok
