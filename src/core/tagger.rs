@@ -119,33 +119,36 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             continue;
         }
         let hay = norm.text.as_bytes();
-        for m in tax.automaton.find_overlapping_iter(&norm.text) {
-            let (s, e) = (m.start(), m.end());
-            let pat = &tax.patterns[m.pattern().as_usize()];
-            let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
-            let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
-            if !left_ok || !right_ok {
-                continue;
-            }
-            if fi == 2 && (s as u32) < skip_content {
-                continue;
-            }
-            let pos2 = norm.pos2(s);
-            let place = match fi {
-                0 => Place::Headline,
-                1 => Place::Lead,
-                _ if !has_summary && pos2 < LEAD_WORDS * 2 => Place::Lead,
-                _ => Place::Body,
-            };
-            let mention = Mention {
-                field: fi as u8,
-                place,
-                start: s as u32,
-                end: e as u32,
-                pos2,
-            };
-            for t in &pat.targets {
-                raw.push((*t, mention));
+        for m in tax.automaton.find_iter(&norm.text) {
+            let outer = &tax.patterns[m.pattern().as_usize()];
+            for n in &outer.nested {
+                let (s, e) = (m.start() + n.start as usize, m.start() + n.end as usize);
+                let pat = &tax.patterns[n.pattern as usize];
+                let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
+                let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
+                if !left_ok || !right_ok {
+                    continue;
+                }
+                if fi == 2 && (s as u32) < skip_content {
+                    continue;
+                }
+                let pos2 = norm.pos2(s);
+                let place = match fi {
+                    0 => Place::Headline,
+                    1 => Place::Lead,
+                    _ if !has_summary && pos2 < LEAD_WORDS * 2 => Place::Lead,
+                    _ => Place::Body,
+                };
+                let mention = Mention {
+                    field: fi as u8,
+                    place,
+                    start: s as u32,
+                    end: e as u32,
+                    pos2,
+                };
+                for t in &pat.targets {
+                    raw.push((*t, mention));
+                }
             }
         }
     }

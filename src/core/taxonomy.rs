@@ -288,6 +288,19 @@ pub struct Pattern {
     /// The pattern starts / ends with a CJK character: no word boundary needed on that side.
     pub cjk_start: bool,
     pub cjk_end: bool,
+    /// Every pattern found inside this one (itself included), with its byte range in it: the
+    /// matcher reports the longest match at a position, and these stand for the shorter
+    /// matches it covers ("Washington" inside "Washington Post", "missile" inside "ballistic
+    /// missile"), each still checked for word boundaries in the text.
+    pub nested: Vec<Nested>,
+}
+
+/// A pattern inside another one.
+#[derive(Debug, Clone, Copy)]
+pub struct Nested {
+    pub pattern: u32,
+    pub start: u32,
+    pub end: u32,
 }
 
 /// A compiled taxonomy: actors, topics, alert rules and one automaton over all their patterns.
@@ -383,6 +396,7 @@ impl<'a> Compiler<'a> {
                     targets: Vec::new(),
                     cjk_start: norm.chars().next().is_some_and(is_cjk),
                     cjk_end: norm.chars().last().is_some_and(is_cjk),
+                    nested: Vec::new(),
                 };
                 self.patterns.push((norm.clone(), pattern));
                 self.pattern_ids.insert(norm, i);
@@ -788,8 +802,34 @@ impl<'a> Compiler<'a> {
             self.errors.sort_by_key(|e| (e.line, e.column));
             return Err(ConfigErrors(self.errors));
         }
-        // A DFA searches several times faster than an NFA; its memory grows with the number
-        // of patterns, so very large taxonomies fall back to the contiguous NFA.
+        let build_error = |e: aho_corasick::BuildError| {
+            ConfigErrors(vec![ConfigError {
+                file: self.file.to_string(),
+                line: 1,
+                column: 1,
+                message: format!("cannot build the matcher: {e}"),
+            }])
+        };
+        // Which patterns occur inside which (an overlapping search over the patterns).
+        let all = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+            .match_kind(MatchKind::Standard)
+            .build(self.patterns.iter().map(|(p, _)| p.as_str()))
+            .map_err(build_error)?;
+        for i in 0..self.patterns.len() {
+            let nested: Vec<Nested> = all
+                .find_overlapping_iter(self.patterns[i].0.as_str())
+                .map(|m| Nested {
+                    pattern: m.pattern().as_u32(),
+                    start: m.start() as u32,
+                    end: m.end() as u32,
+                })
+                .collect();
+            self.patterns[i].1.nested = nested;
+        }
+        // Leftmost-longest search can skip ahead with a prefilter and a DFA: several times
+        // faster than reporting every overlapping match. A DFA's memory grows with the number
+        // of patterns, so very large taxonomies use the contiguous NFA.
         let kind = if self.patterns.len() <= DFA_MAX_PATTERNS {
             AhoCorasickKind::DFA
         } else {
@@ -797,16 +837,9 @@ impl<'a> Compiler<'a> {
         };
         let automaton = AhoCorasickBuilder::new()
             .kind(Some(kind))
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(self.patterns.iter().map(|(p, _)| p.as_str()))
-            .map_err(|e| {
-                ConfigErrors(vec![ConfigError {
-                    file: self.file.to_string(),
-                    line: 1,
-                    column: 1,
-                    message: format!("cannot build the matcher: {e}"),
-                }])
-            })?;
+            .map_err(build_error)?;
         Ok(Taxonomy {
             actors,
             topics,
