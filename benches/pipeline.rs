@@ -31,10 +31,46 @@ impl Rng {
 /// Filler vocabulary: common English words plus numbered tokens (distinct bodies for dedup).
 fn vocabulary(rng: &mut Rng, n: usize) -> Vec<String> {
     const COMMON: &[&str] = &[
-        "the", "of", "and", "to", "in", "said", "on", "for", "with", "was", "government", "officials",
-        "market", "week", "year", "after", "report", "state", "people", "minister", "statement",
-        "economy", "plans", "new", "region", "public", "data", "border", "policy", "meeting", "city",
-        "company", "prices", "growth", "court", "election", "health", "workers", "team", "season",
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "said",
+        "on",
+        "for",
+        "with",
+        "was",
+        "government",
+        "officials",
+        "market",
+        "week",
+        "year",
+        "after",
+        "report",
+        "state",
+        "people",
+        "minister",
+        "statement",
+        "economy",
+        "plans",
+        "new",
+        "region",
+        "public",
+        "data",
+        "border",
+        "policy",
+        "meeting",
+        "city",
+        "company",
+        "prices",
+        "growth",
+        "court",
+        "election",
+        "health",
+        "workers",
+        "team",
+        "season",
     ];
     (0..n)
         .map(|i| {
@@ -76,11 +112,17 @@ fn paragraphs() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/feeds");
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let Ok(stories) = wirewatch::replay::read_file(&e.path()) else { continue };
+        let Ok(stories) = wirewatch::replay::read_file(&e.path()) else {
+            continue;
+        };
         for s in stories {
             for field in [&s.summary, &s.content] {
                 let text = wirewatch::core::text::html_to_text(field);
-                out.extend(text.split('\n').filter(|p| p.len() > 80).map(str::to_string));
+                out.extend(
+                    text.split('\n')
+                        .filter(|p| p.len() > 80)
+                        .map(str::to_string),
+                );
             }
         }
     }
@@ -171,7 +213,10 @@ fn bench_tagging(rng: &mut Rng, shipped: bool, large: bool) {
     let mut taxonomies = Vec::new();
     if shipped {
         let t = shipped_taxonomy();
-        taxonomies.push(("tagging, shipped taxonomy".to_string(), (t.pattern_count(), t)));
+        taxonomies.push((
+            "tagging, shipped taxonomy".to_string(),
+            (t.pattern_count(), t),
+        ));
     }
     if large {
         let (t, n) = synthetic_taxonomy(rng, 12_500);
@@ -179,7 +224,7 @@ fn bench_tagging(rng: &mut Rng, shipped: bool, large: bool) {
     }
     for (label, tax) in taxonomies
         .into_iter()
-    .map(|(l, (n, t))| (format!("{l} ({n} patterns)"), t))
+        .map(|(l, (n, t))| (format!("{l} ({n} patterns)"), t))
     {
         // Warm up, then time several passes.
         for (t, b) in stories.iter().take(200) {

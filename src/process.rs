@@ -263,11 +263,6 @@ pub async fn run(
 
     let mut in_flight = FuturesOrdered::new();
     let result = loop {
-        if taxonomy.has_changed().unwrap_or(false) {
-            let t = taxonomy.borrow_and_update().clone();
-            processor.set_taxonomy(t);
-            tracing::info!("process: now tagging with the reloaded taxonomy");
-        }
         tokio::select! {
             biased;
             done = in_flight.next(), if !in_flight.is_empty() => {
@@ -299,6 +294,12 @@ pub async fn run(
                         deadletter(&cfg, &producer, &msg, poison, &reason)
                     }
                     Ok(story) => {
+                        // A reloaded taxonomy applies from the next story on.
+                        if taxonomy.has_changed().unwrap_or(false) {
+                            let t = taxonomy.borrow_and_update().clone();
+                            processor.set_taxonomy(t);
+                            tracing::info!("process: now tagging with the reloaded taxonomy");
+                        }
                         let started = Instant::now();
                         let out = processor.process(&story, Utc::now());
                         observe(&out, started);

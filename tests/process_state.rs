@@ -373,3 +373,166 @@ async fn alerts_reach_the_webhook_once_per_cooldown() {
     app.stop();
     app.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn taxonomy_edits_apply_without_restart_and_bad_edits_are_rejected() {
+    let (_broker, mut cfg) = setup();
+    let dir = std::env::temp_dir().join(format!("ww-reload-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = std::fs::read_to_string(repo().join("config/taxonomy.toml")).unwrap();
+    std::fs::write(dir.join("taxonomy.toml"), &shipped).unwrap();
+    cfg.base_dir = dir.clone();
+    cfg.taxonomy.watch_secs = 1;
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let p = producer(&brokers);
+    let app = App::start(cfg, Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    let enriched = reader(&brokers, &t.enriched);
+    let mut events = Vec::new();
+
+    // An invalid edit: rejected, the running taxonomy stays.
+    std::fs::write(
+        dir.join("taxonomy.toml"),
+        format!("{shipped}\n[[actor]]\nid = \"Bad Id\"\n"),
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, m) = http_get(app.metrics_addr, "/metrics").await;
+        if metric(&m, "wirewatch_taxonomy_reloads_total{outcome=\"rejected\"}") >= 1.0
+            || tokio::time::Instant::now() > deadline
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    send_story(&p, &t.raw, &raw("0000000000000201", "afp", "https://afp.example/r1", "Zorblax Quentavia visits Pyongyang", "Zorblax Quentavia, a made-up envoy, arrived in Pyongyang on Monday for talks with North Korean officials about food aid and border trade.")).await;
+    collect(&enriched, &mut events, 1, WAIT).await;
+    let actors: Vec<&str> = events[0]["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors.contains(&"north-korea"),
+        "the old taxonomy still tags: {actors:?}"
+    );
+    assert!(!actors.contains(&"zorblax-quentavia"));
+
+    // A valid edit takes effect without a restart.
+    std::fs::write(
+        dir.join("taxonomy.toml"),
+        format!("{shipped}\n[[actor]]\nid = \"zorblax-quentavia\"\nname = \"Zorblax Quentavia\"\nkind = \"person\"\n"),
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, m) = http_get(app.metrics_addr, "/metrics").await;
+        if metric(&m, "wirewatch_taxonomy_reloads_total{outcome=\"ok\"}") >= 1.0
+            || tokio::time::Instant::now() > deadline
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    send_story(&p, &t.raw, &raw("0000000000000202", "afp", "https://afp.example/r2", "Zorblax Quentavia meets Kim Yo Jong", "Zorblax Quentavia met Kim Yo Jong in Pyongyang on Tuesday, state media said, in a second day of talks about food aid.")).await;
+    collect(&enriched, &mut events, 2, WAIT).await;
+    let actors: Vec<&str> = events[1]["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors.contains(&"zorblax-quentavia"),
+        "the edit applies: {actors:?}"
+    );
+    app.stop();
+    app.wait().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tail_prints_one_readable_line_per_event() {
+    let (_broker, cfg) = setup();
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let p = producer(&brokers);
+    let app = App::start(cfg.clone(), Stages::PROCESS, CancellationToken::new())
+        .await
+        .unwrap();
+    send_story(
+        &p,
+        &t.raw,
+        &raw(
+            "0000000000000301",
+            "afp",
+            "https://afp.example/t",
+            "North Korea fires ballistic missile into sea, says Seoul",
+            LAUNCH,
+        ),
+    )
+    .await;
+    let enriched = reader(&brokers, &t.enriched);
+    let mut events = Vec::new();
+    collect(&enriched, &mut events, 1, WAIT).await;
+    // `tail` reads the configured topic names from a config file.
+    let dir = std::env::temp_dir().join(format!("ww-tail-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("c.toml"),
+        format!(
+            "[kafka.topics]\nenriched = \"{}\"\nalerts = \"{}\"\n",
+            t.enriched, t.alerts
+        ),
+    )
+    .unwrap();
+    for (flag, want) in [(None, "new"), (Some("--alerts"), "CRITICAL")] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wirewatch"));
+        cmd.args([
+            "tail",
+            "--from-beginning",
+            "--brokers",
+            &brokers,
+            "--config",
+        ])
+        .arg(dir.join("c.toml"));
+        if let Some(f) = flag {
+            cmd.arg(f);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut l = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut l).map(|_| l)
+        });
+        let line = tokio::time::timeout(WAIT, line)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            line.contains("North Korea fires ballistic missile"),
+            "{line}"
+        );
+        assert!(line.contains(want), "{line}");
+        if flag.is_none() {
+            assert!(
+                line.contains("missile-test") && line.contains("North Korea"),
+                "topics and actors: {line}"
+            );
+        }
+    }
+    app.stop();
+    app.wait().await.unwrap();
+}

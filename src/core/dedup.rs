@@ -357,15 +357,19 @@ pub fn strip_boilerplate(norm: &str) -> &str {
             }
         }
     }
-    let tail = &s[limit..];
+    // Check each word start of the tail against the markers (cheaper than a substring
+    // search per marker).
     let mut cut = s.len();
-    for m in TRAILING_MARKERS {
-        if let Some(pos) = tail.find(m) {
-            let at = limit + pos;
-            if (at == 0 || bytes[at - 1] == b' ') && at < cut {
+    let mut at = limit;
+    while at < bytes.len() {
+        if at == 0 || bytes[at - 1] == b' ' {
+            let rest = &s[at..];
+            if TRAILING_MARKERS.iter().any(|m| rest.starts_with(m)) {
                 cut = at;
+                break;
             }
         }
+        at += 1;
     }
     s[..cut].trim_end()
 }
@@ -861,9 +865,7 @@ impl DedupIndex {
         let repeat_of = self.keys.get(id_key(r.id)).or_else(|| {
             let by_link =
                 r.link != 0 && matches!(r.status, DedupStatus::Duplicate | DedupStatus::Update);
-            by_link
-                .then(|| self.keys.get(link_key(r.link)))
-                .flatten()
+            by_link.then(|| self.keys.get(link_key(r.link))).flatten()
         });
         if let Some(slot) = repeat_of {
             // A later duplicate or update of a story already restored.

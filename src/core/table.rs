@@ -149,8 +149,15 @@ impl KeyTable {
 
     /// Keeps the entries for which `keep(value)` holds, shrinking the table to fit.
     pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
-        let survivors = self.keys.iter().zip(&self.vals).filter(|(k, v)| **k != 0 && keep(**v)).count();
-        let cap = (survivors * MAX_LOAD_DEN / MAX_LOAD_NUM + 1).max(16).max(survivors * 4 / 3 + 1);
+        let survivors = self
+            .keys
+            .iter()
+            .zip(&self.vals)
+            .filter(|(k, v)| **k != 0 && keep(**v))
+            .count();
+        let cap = (survivors * MAX_LOAD_DEN / MAX_LOAD_NUM + 1)
+            .max(16)
+            .max(survivors * 4 / 3 + 1);
         self.rebuild(cap.min(self.keys.len().max(16)), |_, v| keep(v));
     }
 
@@ -168,7 +175,10 @@ mod tests {
     fn inserts_finds_and_grows() {
         let mut t = KeyTable::default();
         for i in 1..=10_000u64 {
-            assert_eq!(t.get_or_insert(i.wrapping_mul(0x1234_5678_9ABC_DEF1), i as u32), i as u32);
+            assert_eq!(
+                t.get_or_insert(i.wrapping_mul(0x1234_5678_9ABC_DEF1), i as u32),
+                i as u32
+            );
         }
         assert_eq!(t.len(), 10_000);
         for i in 1..=10_000u64 {

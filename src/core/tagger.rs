@@ -367,7 +367,11 @@ impl Ctx<'_> {
     fn eval(&self, cond: &Cond, ev: &mut Option<Vec<Mention>>) -> bool {
         match cond {
             Cond::Terms { set, min, scope } => {
-                let ms = self.set(*set).iter().map(|(_, m)| *m).filter(|m| m.place.within(*scope));
+                let ms = self
+                    .set(*set)
+                    .iter()
+                    .map(|(_, m)| *m)
+                    .filter(|m| m.place.within(*scope));
                 match ev {
                     None => ms.count() >= *min as usize,
                     Some(ev) => {
@@ -385,7 +389,9 @@ impl Ctx<'_> {
                 let mut distinct = 0;
                 let before = ev.as_ref().map_or(0, Vec::len);
                 for a in actors {
-                    if let Some((_, m)) = self.actor(*a).iter().find(|(_, m)| m.place.within(*scope)) {
+                    if let Some((_, m)) =
+                        self.actor(*a).iter().find(|(_, m)| m.place.within(*scope))
+                    {
                         distinct += 1;
                         if let Some(ev) = ev.as_mut() {
                             ev.push(*m);
