@@ -388,7 +388,7 @@ fn bench_replay(rng: &mut Rng) {
             .map(|p| std::fs::metadata(p).unwrap().len())
             .sum();
         let start = Instant::now();
-        let out = std::process::Command::new(exe)
+        let mut child = std::process::Command::new(exe)
             .arg("replay")
             .arg("--config")
             .arg(concat!(
@@ -397,36 +397,38 @@ fn bench_replay(rng: &mut Rng) {
             ))
             .args(&files)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .output()
+            .stderr(std::process::Stdio::null())
+            .spawn()
             .expect("runs wirewatch replay");
+        // Peak RSS of this replay: VmHWM, sampled until the process ends.
+        let status_path = format!("/proc/{}/status", child.id());
+        let mut peak_kib = 0u64;
+        let status = loop {
+            if let Ok(text) = std::fs::read_to_string(&status_path) {
+                if let Some(v) = text
+                    .lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                {
+                    peak_kib = peak_kib.max(v);
+                }
+            }
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
         let secs = start.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let maxrss = children_maxrss_kib();
+        assert!(status.success(), "wirewatch replay failed");
+        let maxrss = peak_kib;
         println!(
-            "replay {label} stories ({:.0} MB of RSS, 2-4 KB stories)         {:>10.0} stories/s  (peak RSS so far {} MiB)",
+            "replay {label} stories ({:.0} MB of RSS feeds, 2-4 KB stories)         {:>10.0} stories/s  (peak RSS {} MiB)",
             bytes as f64 / 1e6,
             made as f64 / secs,
             maxrss / 1024
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Peak RSS of the largest finished child so far, KiB (getrusage RUSAGE_CHILDREN).
-fn children_maxrss_kib() -> u64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct; RUSAGE_CHILDREN is a valid `who`.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return 0;
-    }
-    // SAFETY: getrusage returned 0, so the struct is initialised.
-    unsafe { usage.assume_init() }.ru_maxrss as u64
 }
 
 fn main() {

@@ -60,15 +60,15 @@ fn tagging_precision_and_recall_hold() {
     assert!(items.len() >= 400);
     // Floors per topic: (precision, recall), the levels reached (docs/TAGGING.md).
     let floors: &[(&str, f64, f64)] = &[
-        ("north-korea", 0.94, 0.98),
-        ("trilateral-diplomacy", 0.95, 0.91),
-        ("missile-test", 0.76, 0.92),
-        ("nuclear-test", 1.0, 0.90),
-        ("denuclearization", 0.96, 0.93),
+        ("north-korea", 0.97, 0.988),
+        ("trilateral-diplomacy", 0.96, 1.0),
+        ("missile-test", 0.946, 0.981),
+        ("nuclear-test", 1.0, 0.954),
+        ("denuclearization", 1.0, 0.965),
         ("sanctions", 1.0, 1.0),
-        ("inter-korean", 0.76, 0.76),
-        ("japan-korea-relations", 0.95, 0.79),
-        ("us-korea-alliance", 0.82, 0.82),
+        ("inter-korean", 0.88, 0.88),
+        ("japan-korea-relations", 1.0, 0.93),
+        ("us-korea-alliance", 0.956, 0.956),
     ];
     let mut report = String::new();
     for (topic, p, r) in floors {
@@ -81,7 +81,7 @@ fn tagging_precision_and_recall_hold() {
         assert!(pr.precision() >= *p && pr.recall() >= *r, "{report}");
     }
     assert!(
-        ev.actors.precision() >= 0.98 && ev.actors.recall() >= 0.92,
+        ev.actors.precision() >= 0.997 && ev.actors.recall() >= 0.993,
         "actors {:.3}/{:.3}",
         ev.actors.precision(),
         ev.actors.recall()
