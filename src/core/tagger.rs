@@ -152,7 +152,7 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             }
         }
     }
-    raw.sort_by_key(|(t, m)| (target_key(*t), m.field, m.start, m.end));
+    raw.sort_unstable_by_key(|(t, m)| (target_key(*t), m.field, m.start, m.end));
 
     let actor_mentions = resolve_actors(&raw);
     let term_mentions: Vec<(usize, Mention)> = raw
@@ -206,21 +206,14 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             }
         }
         let mut raw_score = 0.0;
-        let mut evidence: Vec<Mention> = Vec::new();
         for signal in &topic.signals {
             match signal {
                 Signal::Terms { set, weight } => {
-                    for (_, m) in ctx.set(*set) {
-                        raw_score += weight * m.place.weight();
-                        evidence.push(*m);
-                    }
+                    raw_score += ctx.set(*set).iter().map(|(_, m)| weight * m.place.weight()).sum::<f64>();
                 }
                 Signal::Actors { actors, weight } => {
                     for a in actors {
-                        for (_, m) in ctx.actor(*a) {
-                            raw_score += weight * m.place.weight();
-                            evidence.push(*m);
-                        }
+                        raw_score += ctx.actor(*a).iter().map(|(_, m)| weight * m.place.weight()).sum::<f64>();
                     }
                 }
             }
@@ -228,7 +221,19 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
         let score = round3(1.0 - (-raw_score / topic.saturation).exp());
         scores[ti] = score;
         if score > 0.0 && score >= topic.threshold {
-            evidence.sort_by_key(|m| (m.place, m.field, m.start));
+            // Evidence only for the topics that are tagged.
+            let mut evidence: Vec<Mention> = Vec::new();
+            for signal in &topic.signals {
+                match signal {
+                    Signal::Terms { set, .. } => evidence.extend(ctx.set(*set).iter().map(|(_, m)| *m)),
+                    Signal::Actors { actors, .. } => {
+                        for a in actors {
+                            evidence.extend(ctx.actor(*a).iter().map(|(_, m)| *m));
+                        }
+                    }
+                }
+            }
+            evidence.sort_unstable_by_key(|m| (m.place, m.field, m.start, m.end));
             evidence.dedup_by_key(|m| (m.field, m.start, m.end));
             topics.push(TopicTag {
                 id: topic.id.clone(),

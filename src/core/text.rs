@@ -282,7 +282,17 @@ fn normalize_with(input: &str, track: bool) -> Normalized {
     let mut i = 0;
     while i < bytes.len() {
         let byte = bytes[i];
-        // ASCII, the bulk of most text: byte by byte.
+        // Runs of lower-case ASCII letters and digits (most of a text) go in bulk.
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
+            let run = bytes[i..]
+                .iter()
+                .position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit()))
+                .unwrap_or(bytes.len() - i);
+            b.push_run(&bytes[i..i + run], i);
+            i += run;
+            continue;
+        }
+        // Other ASCII: byte by byte.
         if byte < 0x80 {
             if byte.is_ascii_alphanumeric() {
                 b.push(byte.to_ascii_lowercase(), i);
@@ -354,6 +364,18 @@ impl Builder {
         if self.track {
             self.map.push(orig as u32);
             self.pos2.push(self.words2);
+        }
+        self.at_sep = false;
+    }
+
+    /// Bytes that stay as they are, starting at `orig` in the original.
+    #[inline]
+    fn push_run(&mut self, run: &[u8], orig: usize) {
+        self.text.extend_from_slice(run);
+        if self.track {
+            self.map.extend(orig as u32..(orig + run.len()) as u32);
+            let w = self.words2;
+            self.pos2.extend(std::iter::repeat_n(w, run.len()));
         }
         self.at_sep = false;
     }
