@@ -209,11 +209,19 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
         for signal in &topic.signals {
             match signal {
                 Signal::Terms { set, weight } => {
-                    raw_score += ctx.set(*set).iter().map(|(_, m)| weight * m.place.weight()).sum::<f64>();
+                    raw_score += ctx
+                        .set(*set)
+                        .iter()
+                        .map(|(_, m)| weight * m.place.weight())
+                        .sum::<f64>();
                 }
                 Signal::Actors { actors, weight } => {
                     for a in actors {
-                        raw_score += ctx.actor(*a).iter().map(|(_, m)| weight * m.place.weight()).sum::<f64>();
+                        raw_score += ctx
+                            .actor(*a)
+                            .iter()
+                            .map(|(_, m)| weight * m.place.weight())
+                            .sum::<f64>();
                     }
                 }
             }
@@ -225,7 +233,9 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
             let mut evidence: Vec<Mention> = Vec::new();
             for signal in &topic.signals {
                 match signal {
-                    Signal::Terms { set, .. } => evidence.extend(ctx.set(*set).iter().map(|(_, m)| *m)),
+                    Signal::Terms { set, .. } => {
+                        evidence.extend(ctx.set(*set).iter().map(|(_, m)| *m))
+                    }
                     Signal::Actors { actors, .. } => {
                         for a in actors {
                             evidence.extend(ctx.actor(*a).iter().map(|(_, m)| *m));
