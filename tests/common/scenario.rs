@@ -199,13 +199,11 @@ pub async fn run(brokers: &str) {
     );
 
     // Tags.
+    // Whether a trilateral meeting "despite rifts" is also about Japan–Korea relations is a
+    // taxonomy judgement measured on the labelled set (docs/TAGGING.md), not asserted here.
     assert_topics(
         blinken,
-        &[
-            "north-korea",
-            "trilateral-diplomacy",
-            "japan-korea-relations",
-        ],
+        &["north-korea", "trilateral-diplomacy"],
         &["missile-test"],
     );
     assert_topics(
