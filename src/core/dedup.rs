@@ -326,6 +326,9 @@ const TRAILING_MARKERS: &[&str] = &[
     "click here",
 ];
 
+/// First bytes of the trailing markers (a cheap test before comparing whole markers).
+const MARKER_FIRST_BYTES: &[u8] = &[b'c', b'a', b't', b'd', b'r', b'f', b's', 0xEC, 0xEB, 0xE2];
+
 /// Removes boilerplate from normalised text: leading share/advert noise, trailing credit and
 /// copyright lines (searched in the last 40 words).
 pub fn strip_boilerplate(norm: &str) -> &str {
@@ -362,7 +365,7 @@ pub fn strip_boilerplate(norm: &str) -> &str {
     let mut cut = s.len();
     let mut at = limit;
     while at < bytes.len() {
-        if at == 0 || bytes[at - 1] == b' ' {
+        if (at == 0 || bytes[at - 1] == b' ') && MARKER_FIRST_BYTES.contains(&bytes[at]) {
             let rest = &s[at..];
             if TRAILING_MARKERS.iter().any(|m| rest.starts_with(m)) {
                 cut = at;
@@ -377,28 +380,37 @@ pub fn strip_boilerplate(norm: &str) -> &str {
 /// Tokens of normalised text: words, and each Han/kana character on its own.
 fn tokens(norm: &str) -> Vec<&str> {
     let mut out = Vec::with_capacity(norm.len() / 5 + 1);
-    for w in norm.split(' ') {
-        if w.is_empty() {
-            continue;
-        }
-        if w.is_ascii() {
-            out.push(w);
-            continue;
-        }
-        let mut start = 0;
-        for (i, c) in w.char_indices() {
-            let unspaced = super::text::is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7A3);
-            if unspaced {
-                if start < i {
-                    out.push(&w[start..i]);
-                }
-                out.push(&w[i..i + c.len_utf8()]);
-                start = i + c.len_utf8();
+    let bytes = norm.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b' ' {
+            if start < i {
+                out.push(&norm[start..i]);
             }
+            i += 1;
+            start = i;
+            continue;
         }
-        if start < w.len() {
-            out.push(&w[start..]);
+        if b < 0x80 {
+            i += 1;
+            continue;
         }
+        // Han and kana: each character is a token (no spaces between words).
+        let c = norm[i..].chars().next().unwrap_or(' ');
+        let len = c.len_utf8();
+        if super::text::is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7A3) {
+            if start < i {
+                out.push(&norm[start..i]);
+            }
+            out.push(&norm[i..i + len]);
+            start = i + len;
+        }
+        i += len;
+    }
+    if start < bytes.len() {
+        out.push(&norm[start..]);
     }
     out
 }
@@ -440,13 +452,9 @@ impl DedupIndex {
             return fp;
         }
         // Shingle hashes from per-token hashes: an order-sensitive combination, finalised.
-        let th: Vec<u64> = toks.iter().map(|t| xxh3_64(t.as_bytes())).collect();
+        let th: Vec<u64> = toks.iter().map(|t| fnv1a(t.as_bytes())).collect();
         let sample = u64::from(self.cfg.sample.max(1));
-        let mut seen: std::collections::HashSet<u32, BuildHasherDefault<IdentityHasher>> =
-            std::collections::HashSet::with_capacity_and_hasher(
-                self.cfg.query_anchors * 2,
-                Default::default(),
-            );
+        let mut seen = SeenSet::new();
         for (pos, w) in th.windows(k).enumerate() {
             let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
             for t in w {
@@ -457,7 +465,7 @@ impl DedupIndex {
                 let a = (h >> 32) as u32;
                 if seen.insert(a) {
                     fp.anchors.push((a, pos as u32));
-                    if fp.anchors.len() >= self.cfg.query_anchors {
+                    if fp.anchors.len() >= self.cfg.query_anchors.min(MAX_QUERY_ANCHORS) {
                         fp.cover = pos as u32 + k as u32;
                         break;
                     }
@@ -1018,6 +1026,52 @@ struct Seen {
     now: i64,
 }
 
+/// The fingerprints of one body already taken: a small open-addressing set on the stack.
+struct SeenSet {
+    slots: [u32; 1024],
+    zero: bool,
+}
+
+impl SeenSet {
+    fn new() -> Self {
+        SeenSet {
+            slots: [0; 1024],
+            zero: false,
+        }
+    }
+
+    /// True when `a` was not in the set yet.
+    fn insert(&mut self, a: u32) -> bool {
+        if a == 0 {
+            return !std::mem::replace(&mut self.zero, true);
+        }
+        let mut i = (a.wrapping_mul(0x9E37_79B9) >> 22) as usize;
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = a;
+                    return true;
+                }
+                x if x == a => return false,
+                _ => i = (i + 1) & 1023,
+            }
+        }
+    }
+}
+
+/// Most fingerprints of one incoming story looked up (`query_anchors` is capped here, well
+/// under the capacity of [`SeenSet`]).
+pub const MAX_QUERY_ANCHORS: usize = 512;
+
+/// FNV-1a, 64-bit: a fast, stable hash for short tokens.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
 /// A 64-bit finaliser (splitmix64's): spreads every input bit over the output.
 fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -1067,6 +1121,23 @@ mod tests {
             body,
             now,
         }
+    }
+
+    #[test]
+    fn marker_first_bytes_cover_every_marker() {
+        for m in TRAILING_MARKERS {
+            assert!(MARKER_FIRST_BYTES.contains(&m.as_bytes()[0]), "{m}");
+        }
+        let text = "the talks ended on friday copyright 2021 afp all rights reserved";
+        assert_eq!(strip_boilerplate(text), "the talks ended on friday");
+    }
+
+    #[test]
+    fn tokens_split_words_and_cjk_characters() {
+        assert_eq!(
+            tokens("north korea 北朝鮮が 발사했다"),
+            ["north", "korea", "北", "朝", "鮮", "が", "발사했다"]
+        );
     }
 
     #[test]
