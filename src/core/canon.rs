@@ -44,6 +44,14 @@ fn is_tracking(name: &str) -> bool {
 /// Canonicalises a link: lower-case scheme and host (the `url` crate does both), default port
 /// dropped, fragment dropped, tracking parameters removed, remaining parameters sorted, an
 /// empty query removed. Returns `None` for text that is not an absolute http(s) URL.
+///
+/// ```
+/// use wirewatch::core::canon::canonical_link;
+/// assert_eq!(
+///     canonical_link("HTTPS://Example.com:443/news/1?utm_source=rss&b=2&a=1#top").as_deref(),
+///     Some("https://example.com/news/1?a=1&b=2")
+/// );
+/// ```
 pub fn canonical_link(link: &str) -> Option<String> {
     let mut url = Url::parse(link.trim()).ok()?;
     if url.scheme() != "http" && url.scheme() != "https" {

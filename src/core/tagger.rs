@@ -93,6 +93,22 @@ impl Fields<'_> {
 }
 
 /// Tags a story: actors, topic scores, and which alert rules' conditions hold.
+///
+/// ```
+/// use wirewatch::core::taxonomy::Taxonomy;
+/// use wirewatch::core::tagger::{tag, Doc};
+/// let tax = Taxonomy::from_toml("t.toml", r#"
+///     version = 1
+///     [[actor]]
+///     id = "north-korea"
+///     name = "North Korea"
+///     kind = "country"
+///     aliases = ["Pyongyang", "북한"]
+/// "#).unwrap();
+/// let tags = tag(&tax, &Doc { title: "Pyongyang fires missile", ..Doc::default() });
+/// assert_eq!(tags.actors[0].id, "north-korea");
+/// assert_eq!(tags.actors[0].evidence[0].text, "Pyongyang");
+/// ```
 pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
     let fields = Fields {
         texts: [doc.title, doc.summary, doc.content],
