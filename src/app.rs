@@ -102,16 +102,17 @@ impl App {
 
         let ready = server::Readiness::default();
         let server_stop = CancellationToken::new();
+        let board = StatusBoard::default();
         let (metrics_addr, server) = server::serve(
             &cfg.metrics.listen,
             handle,
             ready.clone(),
+            board.clone(),
             server_stop.clone(),
         )
         .await
         .map_err(|e| anyhow::anyhow!("metrics server on {}: {e}", cfg.metrics.listen))?;
 
-        let board = StatusBoard::default();
         let stages_task = {
             let cfg = cfg.clone();
             let brokers = brokers.clone();

@@ -3,6 +3,7 @@
 //! the raw topic, each acknowledged by the broker before the item counts as seen.
 
 pub mod http;
+pub mod schedule;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,10 @@ struct FeedMemory {
     /// Hash of canonical link + title → story id, for feeds that rewrite guids every poll.
     seen_links: HashMap<u64, String>,
     interval: Duration,
+    /// The feed's own scheduling hints (`<ttl>`, `sy:update*`, `skipHours`, `skipDays`).
+    hints: schedule::FeedHints,
+    /// Items published by the last poll (drives the adaptive interval).
+    new_items: usize,
 }
 
 /// Runs every enabled feed of `cfg` until `stop` is cancelled.
@@ -243,6 +248,8 @@ impl FeedTask {
                             metrics::counter!(m::FETCH_ITEMS).increment(stories.len() as u64);
                             match self.publish_new(&mut mem, stories).await {
                                 Ok(n) => {
+                                    mem.new_items = n;
+                                    mem.hints = schedule::feed_hints(&body);
                                     mem.validators = validators;
                                     failures = 0;
                                     self.set_status(|s| {
@@ -309,22 +316,32 @@ impl FeedTask {
         });
     }
 
-    /// Next wait: the base interval (or the server's freshness hint, within bounds), doubled
-    /// per consecutive failure up to the ceiling, with ±10 % jitter.
+    /// Next wait (see [`schedule::next_interval`]): adaptive between the floor and the
+    /// ceiling, backoff on failures, the server's and the feed's hints honoured, ±10 % jitter
+    /// so polls never align, and the feed's skipped hours and days skipped.
     fn next_wait(&self, failures: u32, hint: Option<u64>, mem: &mut FeedMemory) -> Duration {
         let f = &self.cfg.fetch;
-        let base = self.base_interval();
-        let mut secs = base.as_secs_f64();
-        if let Some(h) = hint {
-            secs = secs.max((h as f64).min(f.max_interval_secs as f64));
-        }
-        if failures > 0 {
-            let factor = 2f64.powi(failures.min(16) as i32);
-            secs = (secs * factor).min(f.max_interval_secs as f64).max(secs);
-        }
-        let jitter = rand::rng().random_range(0.9..1.1);
+        let base = self.base_interval().as_secs_f64();
+        let bounds = schedule::Bounds {
+            min: (f.min_interval_secs as f64).min(base),
+            max: (f.max_interval_secs as f64).max(base),
+        };
+        let hint = hint.max(mem.hints.min_interval_secs());
+        let secs = schedule::next_interval(
+            mem.interval.as_secs_f64(),
+            base,
+            bounds,
+            mem.new_items,
+            failures,
+            hint,
+        );
         mem.interval = Duration::from_secs_f64(secs);
-        Duration::from_secs_f64((secs * jitter).max(0.05))
+        mem.new_items = 0;
+        let jitter = rand::rng().random_range(0.9..1.1);
+        let wait = Duration::from_secs_f64((secs * jitter).max(0.05));
+        let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        let allowed = schedule::skip_forward(at, &mem.hints);
+        (allowed - Utc::now()).to_std().unwrap_or(wait).max(wait)
     }
 
     /// Publishes items not seen before (or changed) and waits for the broker's

@@ -1,5 +1,5 @@
-//! The HTTP server of `/metrics`, `/healthz` (the process is up) and `/readyz` (the stages are
-//! connected and running).
+//! The HTTP server of `/metrics`, `/healthz` (the process is up), `/readyz` (the stages are
+//! connected and running) and `/feeds` (per-feed state of the fetch stage, JSON).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +30,7 @@ impl Readiness {
 struct AppState {
     handle: PrometheusHandle,
     ready: Readiness,
+    feeds: crate::fetch::StatusBoard,
 }
 
 /// Binds the server; returns the bound address and the task serving until `stop`.
@@ -37,6 +38,7 @@ pub async fn serve(
     listen: &str,
     handle: PrometheusHandle,
     ready: Readiness,
+    feeds: crate::fetch::StatusBoard,
     stop: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(listen).await?;
@@ -45,7 +47,12 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(AppState { handle, ready });
+        .route("/feeds", get(feeds_status))
+        .with_state(AppState {
+            handle,
+            ready,
+            feeds,
+        });
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -60,6 +67,23 @@ pub async fn serve(
 async fn metrics(State(s): State<AppState>) -> String {
     s.handle.run_upkeep();
     s.handle.render()
+}
+
+/// Per-feed state (last success, last error and its kind, consecutive failures, next poll)
+/// as JSON, sorted by feed id.
+async fn feeds_status(
+    State(s): State<AppState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let mut list: Vec<crate::fetch::FeedStatus> = s
+        .feeds
+        .lock()
+        .map(|b| b.values().cloned().collect())
+        .unwrap_or_default();
+    list.sort_by(|a, b| a.id.cmp(&b.id));
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()),
+    )
 }
 
 async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {

@@ -357,6 +357,17 @@ pub async fn run(brokers: &str) {
     );
     let (code, _) = http_get(app.metrics_addr, "/readyz").await;
     assert_eq!(code, 200);
+    let (code, feeds) = http_get(app.metrics_addr, "/feeds").await;
+    assert_eq!(code, 200);
+    let feeds: Vec<Value> = serde_json::from_str(&feeds).unwrap();
+    assert_eq!(feeds.len(), 5);
+    for f in &feeds {
+        assert_eq!(f["state"], "healthy", "{f}");
+        assert!(
+            f["last_success"].is_string() && f["next_poll"].is_string(),
+            "{f}"
+        );
+    }
 
     // The unchanged AFP items were not republished on the second poll.
     let raw_rx = reader(&brokers, &topics_cfg.raw);
