@@ -123,6 +123,8 @@ pub struct FetchConfig {
     pub min_interval_secs: u64,
     pub max_interval_secs: u64,
     pub max_redirects: usize,
+    /// Allow feeds (and redirects) to loopback, private and link-local addresses.
+    pub allow_private_addresses: bool,
 }
 
 impl Default for FetchConfig {
@@ -140,6 +142,7 @@ impl Default for FetchConfig {
             min_interval_secs: 60,
             max_interval_secs: 3600,
             max_redirects: 5,
+            allow_private_addresses: false,
         }
     }
 }

@@ -25,6 +25,7 @@ fn limits() -> Limits {
     Limits {
         max_body_bytes: 1024 * 1024,
         max_redirects: 3,
+        allow_private: true,
     }
 }
 
@@ -288,5 +289,37 @@ async fn bad_documents_are_clear_errors_and_charsets_are_decoded() {
         ids.len(),
         10_000,
         "each gets a distinct stable id from its text"
+    );
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_unless_allowed() {
+    let a = app().await;
+    let strict = Limits {
+        allow_private: false,
+        ..limits()
+    };
+    for url in [
+        format!("http://{a}/ok"),
+        "http://localhost:9/".to_string(),
+        "http://[::1]:9/".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.1.2.3/".to_string(),
+    ] {
+        let e = poll(
+            &http(),
+            &url,
+            &Validators::default(),
+            &HeaderMap::new(),
+            &strict,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, "blocked", "{url}: {}", e.message);
+        assert!(e.message.contains("non-public address"), "{}", e.message);
+    }
+    assert!(
+        get_url(&format!("http://{a}/ok")).await.is_ok(),
+        "allowed when configured"
     );
 }

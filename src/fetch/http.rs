@@ -64,6 +64,64 @@ impl PollError {
 pub struct Limits {
     pub max_body_bytes: u64,
     pub max_redirects: usize,
+    /// Allow loopback, private, link-local and other non-public addresses (off by default so
+    /// a feed URL or a redirect cannot turn the fetcher against internal services).
+    pub allow_private: bool,
+}
+
+/// Whether an address is one a public feed never lives on.
+pub fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || v4.octets()[0] == 0
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xC0) == 64) // 100.64/10 CGNAT
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(std::net::IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xFE00) == 0xFC00 // unique local
+                || (seg[0] & 0xFFC0) == 0xFE80 // link local
+        }
+    }
+}
+
+/// Refuses URLs whose host is (or resolves to) a non-public address, unless allowed.
+async fn check_destination(url: &Url, limits: &Limits) -> Result<(), PollError> {
+    if limits.allow_private {
+        return Ok(());
+    }
+    let Some(host) = url.host() else {
+        return Err(PollError::new("blocked", format!("{url} has no host")));
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<std::net::IpAddr> = match host {
+        url::Host::Ipv4(ip) => vec![ip.into()],
+        url::Host::Ipv6(ip) => vec![ip.into()],
+        url::Host::Domain(d) => tokio::net::lookup_host((d, port))
+            .await
+            .map_err(|e| PollError::new("connect", format!("cannot resolve {d}: {e}")))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    if let Some(ip) = addrs.iter().find(|ip| is_private(**ip)) {
+        return Err(PollError::new(
+            "blocked",
+            format!("{url} resolves to {ip}, a non-public address (set fetch.allow_private_addresses to allow)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Polls `url` once.
@@ -83,6 +141,7 @@ pub async fn poll(
     let mut permanent_so_far = true;
     let mut hops = 0;
     loop {
+        check_destination(&current, limits).await?;
         let mut req = client.get(current.clone()).headers(headers.clone());
         if let Some(etag) = &validators.etag {
             if let Ok(v) = HeaderValue::from_str(etag) {

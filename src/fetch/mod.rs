@@ -174,6 +174,7 @@ impl FeedTask {
         let limits = Limits {
             max_body_bytes: self.cfg.fetch.max_body_bytes,
             max_redirects: self.cfg.fetch.max_redirects,
+            allow_private: self.cfg.fetch.allow_private_addresses,
         };
         self.set_status(|_| {});
         // First polls are spread over a few seconds so a restart does not burst.

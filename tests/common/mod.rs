@@ -126,6 +126,8 @@ pub fn test_config(brokers: &str, server: SocketAddr, feeds: &[(&str, &str, &str
     cfg.fetch.default_interval_secs = 1;
     cfg.fetch.min_interval_secs = 1;
     cfg.fetch.max_interval_secs = 2;
+    // The fixture server is on loopback, which production refuses by default.
+    cfg.fetch.allow_private_addresses = true;
     cfg.shutdown.deadline_secs = 20;
     cfg.taxonomy.watch_secs = 0;
     for (id, outlet, path) in feeds {
