@@ -24,6 +24,28 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Print `[[feeds]]` TOML for the feeds of an OPML file (append it to the config).
+    Import {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The OPML file.
+        file: PathBuf,
+    },
+    /// Print the config's enabled feeds as OPML.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the per-feed state of a running `run`/`fetch` (its `/feeds` endpoint).
+    Status {
+        /// Base URL of the metrics server.
+        #[arg(long, default_value = "http://127.0.0.1:9464")]
+        url: String,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EvalKind {
     Dedup,
@@ -88,6 +110,11 @@ pub enum Command {
         /// List every mistake.
         #[arg(long, short)]
         verbose: bool,
+    },
+    /// Feed lists: import from OPML, export to OPML, show the per-feed state of a running fetcher.
+    Feeds {
+        #[command(subcommand)]
+        action: FeedsAction,
     },
     /// Follow the enriched (or alerts) topic and print one readable line per event.
     Tail {

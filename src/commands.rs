@@ -11,7 +11,7 @@ use rdkafka::message::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{load_taxonomy, App, Stages};
-use crate::cli::{Command, ConfigArg, EvalKind};
+use crate::cli::{Command, ConfigArg, EvalKind, FeedsAction};
 use crate::config::Config;
 use crate::core::tagger::{tag, Doc};
 use crate::core::taxonomy::Taxonomy;
@@ -42,6 +42,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<u8> {
             taxonomy,
             verbose,
         } => eval(&config, what, &file, taxonomy.as_deref(), verbose),
+        Command::Feeds { action } => feeds(action),
         Command::Tail {
             config,
             alerts,
@@ -567,4 +568,50 @@ fn eval(
         }
     }
     Ok(0)
+}
+
+fn feeds(action: FeedsAction) -> anyhow::Result<u8> {
+    match action {
+        FeedsAction::Import { config, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("{}: cannot read", file.display()))?;
+            let found = crate::opml::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let taken: Vec<String> = Config::load(&config.config)
+                .map(|c| c.feeds.iter().map(|f| f.get_ref().id.clone()).collect())
+                .unwrap_or_default();
+            print!("{}", crate::opml::to_toml(&found, &taken));
+            eprintln!("{} feeds from {}", found.len(), file.display());
+            Ok(0)
+        }
+        FeedsAction::Export { config } => {
+            let cfg = load_config(&config)?;
+            print!("{}", crate::opml::export(cfg.feeds()));
+            Ok(0)
+        }
+        FeedsAction::Status { url } => {
+            let body = runtime()?.block_on(async move {
+                let r = reqwest::get(format!("{}/feeds", url.trim_end_matches('/'))).await?;
+                r.error_for_status()?.text().await
+            })?;
+            let list: Vec<serde_json::Value> = serde_json::from_str(&body)?;
+            let mut out = std::io::stdout().lock();
+            for f in list {
+                writeln!(
+                    out,
+                    "{:<28} {:<8} failures={:<3} last_success={} next_poll={} {}",
+                    f["id"].as_str().unwrap_or(""),
+                    f["state"].as_str().unwrap_or(""),
+                    f["consecutive_failures"],
+                    f["last_success"].as_str().unwrap_or("-"),
+                    f["next_poll"].as_str().unwrap_or("-"),
+                    f["last_error"]
+                        .as_str()
+                        .map(|e| format!("last_error={e}"))
+                        .unwrap_or_default()
+                )?;
+            }
+            Ok(0)
+        }
+    }
 }

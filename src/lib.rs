@@ -14,6 +14,7 @@
 //! - [`replay`]: offline: files → the same core → JSON lines
 //! - [`eval`]: precision/recall of dedup and tagging on labelled sets
 //! - [`notify`]: webhook sink of alerts
+//! - [`opml`]: feed lists in OPML (import, export)
 //! - [`observe`]: metric names and the `/metrics`, `/healthz`, `/readyz` server
 //! - [`app`], [`shutdown`]: wiring of the long-running commands and the stop order
 
@@ -28,6 +29,7 @@ pub mod fetch;
 pub mod kafka;
 pub mod notify;
 pub mod observe;
+pub mod opml;
 pub mod process;
 pub mod replay;
 pub mod shutdown;

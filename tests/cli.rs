@@ -187,3 +187,47 @@ fn unreadable_config_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn feeds_export_and_import_round_trip() {
+    let (code, opml, _) = run(&["feeds", "export"]);
+    assert_eq!(code, 0);
+    assert!(opml.contains("<opml version=\"2.0\">"));
+    let dir = std::env::temp_dir().join(format!("ww-opml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("feeds.opml");
+    std::fs::write(&file, &opml).unwrap();
+    let empty = dir.join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let (code, toml_text, err) = run(&[
+        "feeds",
+        "import",
+        "--config",
+        empty.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let imported = wirewatch::config::Config::parse("imported.toml", &toml_text).unwrap();
+    let shipped = wirewatch::config::Config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/wirewatch.toml"
+    )))
+    .unwrap();
+    let key = |c: &wirewatch::config::Config| {
+        let mut v: Vec<(String, String, String)> = c
+            .feeds()
+            .map(|f| (f.id.clone(), f.url.clone(), f.outlet().to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        key(&imported),
+        key(&shipped),
+        "ids, URLs and outlets survive export and import"
+    );
+    let (code, _, err) = run(&["feeds", "import", "README.md"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("README.md"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
