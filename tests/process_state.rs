@@ -72,6 +72,27 @@ async fn send_story(p: &FutureProducer, topic: &str, s: &RawStory) {
     send(p, topic, &s.id, &serde_json::to_vec(s).unwrap()).await;
 }
 
+fn actor_ids(event: &Value) -> Vec<&str> {
+    event["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect()
+}
+
+/// Waits until a metric series reaches 1 (or the test's patience runs out).
+async fn wait_for_metric(addr: std::net::SocketAddr, series: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        let (_, m) = http_get(addr, "/metrics").await;
+        if metric(&m, series) >= 1.0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn statuses(events: &[Value]) -> Vec<(String, String)> {
     events
         .iter()
@@ -398,24 +419,14 @@ async fn taxonomy_edits_apply_without_restart_and_bad_edits_are_rejected() {
         format!("{shipped}\n[[actor]]\nid = \"Bad Id\"\n"),
     )
     .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, m) = http_get(app.metrics_addr, "/metrics").await;
-        if metric(&m, "wirewatch_taxonomy_reloads_total{outcome=\"rejected\"}") >= 1.0
-            || tokio::time::Instant::now() > deadline
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_metric(
+        app.metrics_addr,
+        "wirewatch_taxonomy_reloads_total{outcome=\"rejected\"}",
+    )
+    .await;
     send_story(&p, &t.raw, &raw("0000000000000201", "afp", "https://afp.example/r1", "Zorblax Quentavia visits Pyongyang", "Zorblax Quentavia, a made-up envoy, arrived in Pyongyang on Monday for talks with North Korean officials about food aid and border trade.")).await;
     collect(&enriched, &mut events, 1, WAIT).await;
-    let actors: Vec<&str> = events[0]["actors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let actors = actor_ids(&events[0]);
     assert!(
         actors.contains(&"north-korea"),
         "the old taxonomy still tags: {actors:?}"
@@ -428,24 +439,14 @@ async fn taxonomy_edits_apply_without_restart_and_bad_edits_are_rejected() {
         format!("{shipped}\n[[actor]]\nid = \"zorblax-quentavia\"\nname = \"Zorblax Quentavia\"\nkind = \"person\"\n"),
     )
     .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, m) = http_get(app.metrics_addr, "/metrics").await;
-        if metric(&m, "wirewatch_taxonomy_reloads_total{outcome=\"ok\"}") >= 1.0
-            || tokio::time::Instant::now() > deadline
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_metric(
+        app.metrics_addr,
+        "wirewatch_taxonomy_reloads_total{outcome=\"ok\"}",
+    )
+    .await;
     send_story(&p, &t.raw, &raw("0000000000000202", "afp", "https://afp.example/r2", "Zorblax Quentavia meets Kim Yo Jong", "Zorblax Quentavia met Kim Yo Jong in Pyongyang on Tuesday, state media said, in a second day of talks about food aid.")).await;
     collect(&enriched, &mut events, 2, WAIT).await;
-    let actors: Vec<&str> = events[1]["actors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["id"].as_str().unwrap())
-        .collect();
+    let actors = actor_ids(&events[1]);
     assert!(
         actors.contains(&"zorblax-quentavia"),
         "the edit applies: {actors:?}"
