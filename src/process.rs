@@ -396,24 +396,23 @@ fn produce_output(
 ) -> Vec<Delivery> {
     let t = &cfg.kafka.topics;
     let mut d = Vec::new();
-    // The changelog first: once anything else is acknowledged, the story is remembered.
     let key = out.event.id.clone();
-    if let Ok(state) = serde_json::to_vec(&out.remembered) {
+    let state = serde_json::to_vec(&out.remembered).ok().map(|state| {
         let headers = OwnedHeaders::new().insert(Header {
             key: INSTANCE_HEADER,
             value: Some(instance),
         });
-        d.push(send_owned(
+        send_owned(
             producer,
             t.dedup_state.clone(),
             Role::State,
             key.clone(),
             state,
             Some(headers),
-        ));
-    }
+        )
+    });
     if !out.publish() {
-        return d;
+        return state.into_iter().collect();
     }
     if let Ok(event) = serde_json::to_vec(&out.event) {
         for route in &out.event.routes {
@@ -457,7 +456,15 @@ fn produce_output(
             None,
         ));
     }
-    d
+    // The outputs first, the changelog record once they are acknowledged: a crash between
+    // the two makes the story come out again after the restart (at-least-once), never lost.
+    vec![Box::pin(async move {
+        futures::future::try_join_all(d).await?;
+        if let Some(state) = state {
+            state.await?;
+        }
+        Ok(())
+    })]
 }
 
 fn deadletter<M: Message>(

@@ -187,7 +187,8 @@ pub async fn collect(
                     out.push(serde_json::from_slice(p).expect("events are JSON"));
                 }
             }
-            Ok(Err(e)) => panic!("consumer error: {e}"),
+            // Transient (a broker restarting): the consumer reconnects by itself.
+            Ok(Err(e)) => eprintln!("consumer error (retrying): {e}"),
             Err(_) => return,
         }
     }
