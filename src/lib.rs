@@ -7,7 +7,7 @@
 //! - [`config`]: `config/wirewatch.toml` → validated config, environment overrides
 //! - [`story`]: the messages that flow (raw story, enriched event, alert, cluster update)
 //! - [`feed`]: feed documents → raw stories (feed-rs, stable ids, charsets)
-//! - [`fetch`]: edge: per-feed polling tasks, polite HTTP, publication to `news.raw`
+//! - [`fetch`]: edge: per-feed polling tasks, polite HTTP, scheduling, publication to `news.raw`
 //! - [`core`]: pure: text normalisation, canonical links, taxonomy, tagger, dedup, pipeline
 //! - [`process`]: edge: consume `news.raw`, run the core, produce, store offsets
 //! - [`kafka`]: producer, consumer, topic creation, the embedded broker
