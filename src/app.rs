@@ -170,8 +170,9 @@ async fn run_stages(
         let fs = fetch_stop.clone();
         let board = board.clone();
         let p = producer.clone();
+        let brokers_f = brokers.clone();
         Some((
-            tokio::spawn(async move { fetch::run(cfg, p, board, fs).await }),
+            tokio::spawn(async move { fetch::run(cfg, brokers_f, p, board, fs).await }),
             producer,
         ))
     } else {

@@ -90,6 +90,8 @@ pub struct TopicNames {
     pub clusters: String,
     /// Compacted changelog of the dedup index.
     pub dedup_state: String,
+    /// Compacted per-feed fetch state (validators, seen items).
+    pub fetch_state: String,
 }
 
 impl Default for TopicNames {
@@ -101,6 +103,7 @@ impl Default for TopicNames {
             deadletter: "news.deadletter".into(),
             clusters: "news.clusters".into(),
             dedup_state: "wirewatch.dedup-state".into(),
+            fetch_state: "wirewatch.fetch-state".into(),
         }
     }
 }

@@ -109,54 +109,21 @@ pub async fn restore_state(
     brokers: &str,
     processor: &mut Processor,
 ) -> Result<(u64, Vec<(i32, i64)>), ProcessError> {
-    let topic = &cfg.kafka.topics.dedup_state;
-    let reader = kafka::reader(&cfg.kafka, brokers, "restore")?;
-    let metadata = reader.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = Vec::new();
-    let mut all_ends = Vec::new();
-    for t in metadata.topics() {
-        for p in t.partitions() {
-            let (lo, hi) = reader.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
-            all_ends.push((p.id(), hi.max(0)));
-            if hi > lo {
-                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
-                ends.push((p.id(), hi));
-            }
-        }
-    }
-    if ends.is_empty() {
-        return Ok((0, all_ends));
-    }
-    reader.assign(&tpl)?;
     let mut restored = 0;
-    let mut remaining: std::collections::HashMap<i32, i64> = ends.into_iter().collect();
-    while !remaining.is_empty() {
-        let msg = match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {
-            Ok(Ok(msg)) => msg,
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => {
-                tracing::warn!(
-                    missing = remaining.len(),
-                    "dedup changelog restore timed out; continuing with what was read"
-                );
-                break;
+    let ends = kafka::read_to_end(
+        &cfg.kafka,
+        brokers,
+        &cfg.kafka.topics.dedup_state,
+        "restore",
+        |_, payload| {
+            if let Ok(rec) = serde_json::from_slice::<Remembered>(payload) {
+                processor.restore(&rec);
+                restored += 1;
             }
-        };
-        if msg.offset() >= *remaining.get(&msg.partition()).unwrap_or(&i64::MAX) {
-            continue;
-        }
-        if let Some(Ok(rec)) = msg.payload().map(serde_json::from_slice::<Remembered>) {
-            processor.restore(&rec);
-            restored += 1;
-        }
-        if let Some(end) = remaining.get(&msg.partition()) {
-            if msg.offset() + 1 >= *end {
-                remaining.remove(&msg.partition());
-            }
-        }
-    }
-    Ok((restored, all_ends))
+        },
+    )
+    .await?;
+    Ok((restored, ends))
 }
 
 /// Header naming the process instance that wrote a changelog record.

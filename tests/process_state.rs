@@ -537,3 +537,71 @@ async fn tail_prints_one_readable_line_per_event() {
     app.stop();
     app.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_fetcher_neither_refetches_nor_republishes() {
+    let docs = Docs::default();
+    docs.set("afp.xml", fixture("afp.xml"));
+    let server = feed_server(docs.clone()).await;
+    let mut cfg = test_config("placeholder", server, &[("afp", "AFP", "afp.xml")]);
+    let broker = EmbeddedBroker::start(&wirewatch::kafka::topic_list(&cfg.kafka), 3).unwrap();
+    cfg.kafka.brokers = broker.bootstrap().to_string();
+    cfg.kafka.create_topics = false;
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let raw_rx = reader(&brokers, &t.raw);
+    let mut raw_msgs = Vec::new();
+
+    let app = App::start(cfg.clone(), Stages::FETCH, CancellationToken::new())
+        .await
+        .unwrap();
+    collect(&raw_rx, &mut raw_msgs, 3, WAIT).await;
+    assert_eq!(raw_msgs.len(), 3);
+    // Let the state record land, then stop.
+    let state_rx = reader(&brokers, &t.fetch_state);
+    let mut states = Vec::new();
+    collect(&state_rx, &mut states, 1, WAIT).await;
+    assert_eq!(states[0]["feed"], "afp");
+    assert_eq!(states[0]["seen"].as_array().unwrap().len(), 3);
+    app.stop();
+    app.wait().await.unwrap();
+
+    // Restart: the saved ETag makes the first poll a 304; nothing is published again.
+    let (_, before) = http_get(metrics_probe().await, "/metrics").await;
+    let not_modified_before = metric(&before, "wirewatch_fetch_not_modified_total");
+    let app = App::start(cfg.clone(), Stages::FETCH, CancellationToken::new())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, after) = http_get(app.metrics_addr, "/metrics").await;
+    assert!(
+        metric(&after, "wirewatch_fetch_not_modified_total") > not_modified_before,
+        "the restarted fetcher sent the saved validators"
+    );
+    drain(&raw_rx, &mut raw_msgs, Duration::from_secs(2)).await;
+    assert_eq!(raw_msgs.len(), 3, "nothing republished after the restart");
+    // A changed feed is still picked up: one item updated in place.
+    docs.set("afp.xml", fixture("afp-updated.xml"));
+    collect(&raw_rx, &mut raw_msgs, 4, WAIT).await;
+    drain(&raw_rx, &mut raw_msgs, Duration::from_secs(2)).await;
+    assert_eq!(raw_msgs.len(), 4, "only the changed item is published");
+    app.stop();
+    app.wait().await.unwrap();
+    drop(broker);
+}
+
+/// The metrics are process-wide: read the global recorder through a throwaway server while no
+/// app is running.
+async fn metrics_probe() -> std::net::SocketAddr {
+    let handle = wirewatch::observe::metrics::install();
+    let (addr, _task) = wirewatch::observe::server::serve(
+        "127.0.0.1:0",
+        handle,
+        Default::default(),
+        Default::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    addr
+}

@@ -42,6 +42,22 @@ pub struct FeedStatus {
 /// Shared view of every feed's status.
 pub type StatusBoard = Arc<Mutex<HashMap<String, FeedStatus>>>;
 
+/// What a feed task saves to the fetch-state topic (key = feed id).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct FetchState {
+    pub schema_version: u32,
+    pub feed: String,
+    /// The URL in the configuration (a state for another URL is ignored).
+    pub config_url: String,
+    /// Where the feed is polled now (differs after a permanent redirect).
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub seen: Vec<(String, u64)>,
+    pub seen_links: Vec<(u64, String)>,
+    pub interval_secs: f64,
+}
+
 /// What a feed task remembers between polls.
 #[derive(Debug, Default)]
 struct FeedMemory {
@@ -60,10 +76,25 @@ struct FeedMemory {
 /// Runs every enabled feed of `cfg` until `stop` is cancelled.
 pub async fn run(
     cfg: Arc<Config>,
+    brokers: String,
     producer: FutureProducer<StatsContext>,
     board: StatusBoard,
     stop: CancellationToken,
 ) {
+    // What earlier runs remembered: validators and seen items per feed (compacted topic), so a
+    // restart neither re-downloads unchanged feeds nor republishes their items.
+    let mut saved: HashMap<String, FetchState> = HashMap::new();
+    let topic = cfg.kafka.topics.fetch_state.clone();
+    let read = kafka::read_to_end(&cfg.kafka, &brokers, &topic, "fetch-state", |_, payload| {
+        if let Ok(st) = serde_json::from_slice::<FetchState>(payload) {
+            saved.insert(st.feed.clone(), st);
+        }
+    })
+    .await;
+    match read {
+        Ok(_) => tracing::info!(feeds = saved.len(), "fetch state restored"),
+        Err(e) => tracing::warn!(error = %e, "could not read the fetch state; starting fresh"),
+    }
     let client = http::client(
         &cfg.user_agent(),
         Duration::from_secs(cfg.fetch.connect_timeout_secs),
@@ -91,7 +122,10 @@ pub async fn run(
             board: board.clone(),
             stop: stop.clone(),
         };
-        tasks.spawn(task.run());
+        let state = saved
+            .remove(&feed.id)
+            .filter(|st| st.config_url == feed.url);
+        tasks.spawn(task.run(state));
     }
     let gauges = tokio::spawn(update_gauges(board.clone(), stop.clone()));
     while tasks.join_next().await.is_some() {}
@@ -165,11 +199,27 @@ impl FeedTask {
         }
     }
 
-    async fn run(mut self) {
+    async fn run(mut self, saved: Option<FetchState>) {
         let mut mem = FeedMemory {
             interval: self.base_interval(),
             ..Default::default()
         };
+        if let Some(st) = saved {
+            if st.url != self.feed.url {
+                tracing::info!(feed = %self.feed.id, url = %st.url, "polling the URL the feed moved to");
+                self.feed.url = st.url.clone();
+            }
+            mem.validators = Validators {
+                etag: st.etag,
+                last_modified: st.last_modified,
+            };
+            mem.seen = st.seen.into_iter().collect();
+            mem.seen_links = st.seen_links.into_iter().collect();
+            if st.interval_secs > 0.0 {
+                mem.interval = Duration::from_secs_f64(st.interval_secs);
+            }
+        }
+        let config_url = self.feed.url.clone();
         let headers = self.headers();
         let limits = Limits {
             max_body_bytes: self.cfg.fetch.max_body_bytes,
@@ -252,6 +302,7 @@ impl FeedTask {
                                     mem.new_items = n;
                                     mem.hints = schedule::feed_hints(&body);
                                     mem.validators = validators;
+                                    self.save_state(&config_url, &mem).await;
                                     failures = 0;
                                     self.set_status(|s| {
                                         s.state = "healthy";
@@ -343,6 +394,42 @@ impl FeedTask {
         let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
         let allowed = schedule::skip_forward(at, &mem.hints);
         (allowed - Utc::now()).to_std().unwrap_or(wait).max(wait)
+    }
+
+    /// Saves validators and seen items to the compacted fetch-state topic (best effort: a
+    /// failure only means the next start republishes, which dedup absorbs).
+    async fn save_state(&self, config_url: &str, mem: &FeedMemory) {
+        let st = FetchState {
+            schema_version: crate::story::SCHEMA_VERSION,
+            feed: self.feed.id.clone(),
+            config_url: config_url.to_string(),
+            url: self.feed.url.clone(),
+            etag: mem.validators.etag.clone(),
+            last_modified: mem.validators.last_modified.clone(),
+            seen: mem.seen.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            seen_links: mem
+                .seen_links
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            interval_secs: mem.interval.as_secs_f64(),
+        };
+        let Ok(payload) = serde_json::to_vec(&st) else {
+            return;
+        };
+        let topic = &self.cfg.kafka.topics.fetch_state;
+        if let Err(e) = kafka::send(
+            &self.producer,
+            topic,
+            Role::State,
+            &self.feed.id,
+            &payload,
+            None,
+        )
+        .await
+        {
+            tracing::warn!(feed = %self.feed.id, error = %e, "could not save the fetch state");
+        }
     }
 
     /// Publishes items not seen before (or changed) and waits for the broker's

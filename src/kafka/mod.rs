@@ -8,11 +8,13 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
+use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::observe::metrics as m;
@@ -153,6 +155,7 @@ pub fn topic_list(cfg: &KafkaConfig) -> Vec<(String, bool)> {
         (t.deadletter.clone(), false),
         (t.clusters.clone(), true),
         (t.dedup_state.clone(), true),
+        (t.fetch_state.clone(), true),
     ];
     for r in &cfg.routes {
         if !out.iter().any(|(n, _)| *n == r.to) {
@@ -221,4 +224,65 @@ pub async fn send(
 /// Flushes the producer, reporting what could not be delivered in time.
 pub fn flush(producer: &FutureProducer<StatsContext>, timeout: Duration) -> Result<(), KafkaError> {
     producer.flush(timeout)
+}
+
+/// Reads a whole topic from the beginning to its high watermarks (as they were when called),
+/// calling `each(key, payload)` per message. Returns, per partition, the offset where reading
+/// stopped (to follow the topic from there).
+pub async fn read_to_end(
+    cfg: &KafkaConfig,
+    brokers: &str,
+    topic: &str,
+    role: &str,
+    mut each: impl FnMut(&[u8], &[u8]),
+) -> Result<Vec<(i32, i64)>, KafkaError> {
+    let reader = reader(cfg, brokers, role).map_err(|e| match e {
+        Error::Kafka(k) => k,
+        other => KafkaError::ClientCreation(other.to_string()),
+    })?;
+    let metadata = reader.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining = std::collections::HashMap::new();
+    let mut ends = Vec::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (lo, hi) = reader.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
+            ends.push((p.id(), hi.max(0)));
+            if hi > lo {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+                remaining.insert(p.id(), hi);
+            }
+        }
+    }
+    if remaining.is_empty() {
+        return Ok(ends);
+    }
+    reader.assign(&tpl)?;
+    while !remaining.is_empty() {
+        let msg = match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {
+            Ok(Ok(msg)) => msg,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                tracing::warn!(
+                    topic,
+                    missing = remaining.len(),
+                    "reading the topic to its end timed out; continuing with what was read"
+                );
+                break;
+            }
+        };
+        let Some(&end) = remaining.get(&msg.partition()) else {
+            continue;
+        };
+        if msg.offset() < end {
+            each(
+                msg.key().unwrap_or_default(),
+                msg.payload().unwrap_or_default(),
+            );
+        }
+        if msg.offset() + 1 >= end {
+            remaining.remove(&msg.partition());
+        }
+    }
+    Ok(ends)
 }

@@ -113,6 +113,7 @@ pub fn test_config(brokers: &str, server: SocketAddr, feeds: &[(&str, &str, &str
         &mut t.deadletter,
         &mut t.clusters,
         &mut t.dedup_state,
+        &mut t.fetch_state,
     ] {
         *name = format!("{name}.{suffix}");
     }
