@@ -21,13 +21,6 @@ pub enum FeedError {
     Invalid(String),
 }
 
-impl FeedError {
-    /// Short, closed-set label for metrics.
-    pub fn kind(&self) -> &'static str {
-        "parse"
-    }
-}
-
 /// Where a document came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {

@@ -3,7 +3,7 @@
 //!
 //! Pure and synchronous: a [`Taxonomy`] and a [`Doc`] in, [`Tags`] out.
 
-use super::taxonomy::{ActorKind, Cond, Scope, Signal, Target, Taxonomy};
+use super::taxonomy::{Cond, Scope, Signal, Target, Taxonomy};
 use super::text::{normalize, Normalized};
 use crate::story::{ActorTag, Evidence, Field, TopicTag};
 
@@ -481,15 +481,6 @@ impl Ctx<'_> {
                 s > 0.0 && s >= *min_score
             }
         }
-    }
-}
-
-/// Counts actor tags by kind (for metrics).
-pub fn kind_of(tag: &ActorTag) -> ActorKind {
-    match tag.kind.as_str() {
-        "person" => ActorKind::Person,
-        "country" => ActorKind::Country,
-        _ => ActorKind::Organization,
     }
 }
 

@@ -323,14 +323,6 @@ impl Taxonomy {
         Compiler::new(file, source).compile(raw)
     }
 
-    pub fn topic_index(&self, id: &str) -> Option<usize> {
-        self.topics.iter().position(|t| t.id == id)
-    }
-
-    pub fn actor_index(&self, id: &str) -> Option<usize> {
-        self.actors.iter().position(|a| a.id == id)
-    }
-
     /// Total number of patterns in the automaton (aliases, titles, terms, exclusions).
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()

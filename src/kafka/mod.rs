@@ -86,10 +86,15 @@ pub fn client_config(cfg: &KafkaConfig, brokers: &str, role: &str) -> ClientConf
     c.set("bootstrap.servers", brokers)
         .set("client.id", format!("{}-{role}", cfg.client_id))
         .set("statistics.interval.ms", "5000");
+    passthrough(&mut c, cfg);
+    c
+}
+
+/// The configured librdkafka properties, applied last so they win over wirewatch's settings.
+fn passthrough(c: &mut ClientConfig, cfg: &KafkaConfig) {
     for (k, v) in &cfg.properties {
         c.set(k, v);
     }
-    c
 }
 
 /// The producer: acks=all, idempotence on; deliveries are awaited by the callers.
@@ -103,9 +108,7 @@ pub fn producer(
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set("message.timeout.ms", "300000");
-    for (k, v) in &cfg.properties {
-        c.set(k, v);
-    }
+    passthrough(&mut c, cfg);
     Ok(c.create_with_context(StatsContext)?)
 }
 
@@ -123,9 +126,7 @@ pub fn consumer(
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .set("partition.assignment.strategy", "cooperative-sticky");
-    for (k, v) in &cfg.properties {
-        c.set(k, v);
-    }
+    passthrough(&mut c, cfg);
     Ok(c.create_with_context(StatsContext)?)
 }
 
@@ -139,9 +140,7 @@ pub fn reader(
     c.set("group.id", format!("{}-{role}-reader", cfg.client_id))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest");
-    for (k, v) in &cfg.properties {
-        c.set(k, v);
-    }
+    passthrough(&mut c, cfg);
     Ok(c.create_with_context(StatsContext)?)
 }
 
