@@ -19,6 +19,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// GETs a Prometheus API path and returns the body ("" when Prometheus is not up yet).
+async fn api(client: &reqwest::Client, url: &str, path: &str) -> String {
+    match client.get(format!("{url}{path}")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Polls a Prometheus API path until its body contains `needle` (at most a minute).
+async fn wait_for(client: &reqwest::Client, url: &str, path: &str, needle: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while tokio::time::Instant::now() < deadline {
+        if api(client, url, path).await.contains(needle) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 struct Child(std::process::Child);
 impl Drop for Child {
     fn drop(&mut self) {
@@ -42,29 +61,14 @@ async fn dashboards_and_rules_return_data_from_a_real_prometheus() {
         return;
     }
     let docs = Docs::default();
-    let feeds = [
-        "afp.xml",
-        "japantimes.atom",
-        "kcnawatch.rdf",
-        "yonhap.xml",
-        "aggregator.json",
-    ];
-    for f in feeds {
+    for (_, _, f) in FIXTURE_FEEDS {
         docs.set(f, EMPTY_RSS.to_vec());
     }
     let server = feed_server(docs.clone()).await;
-    let mut cfg = test_config(
-        "embedded",
-        server,
-        &[
-            ("afp", "AFP", "afp.xml"),
-            ("japantimes", "The Japan Times", "japantimes.atom"),
-            ("kcnawatch", "KCNA Watch", "kcnawatch.rdf"),
-            ("yonhap", "Yonhap", "yonhap.xml"),
-            ("aggregator", "World Wire Digest", "aggregator.json"),
-            ("gone", "Gone", "missing.xml"),
-        ],
-    );
+    // One feed that fails, so the error series have data too.
+    let mut feeds = FIXTURE_FEEDS.to_vec();
+    feeds.push(("gone", "Gone", "missing.xml"));
+    let mut cfg = test_config("embedded", server, &feeds);
     cfg.fetch.max_interval_secs = 2;
     let topics = cfg.kafka.topics.clone();
     let app = App::start(cfg, Stages::ALL, CancellationToken::new())
@@ -102,28 +106,15 @@ async fn dashboards_and_rules_return_data_from_a_real_prometheus() {
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     // Prometheus sees the (zeroed) series before anything happens, as in production.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while tokio::time::Instant::now() < deadline {
-        let r = client
-            .get(format!("{url}/api/v1/query?query=wirewatch_alerts_total"))
-            .send()
-            .await
-            .ok();
-        let seen = match r {
-            Some(r) => r
-                .text()
-                .await
-                .unwrap_or_default()
-                .contains("nk-missile-launch"),
-            None => false,
-        };
-        if seen {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    wait_for(
+        &client,
+        &url,
+        "/api/v1/query?query=wirewatch_alerts_total",
+        "nk-missile-launch",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for f in feeds {
+    for (_, _, f) in FIXTURE_FEEDS {
         docs.set(f, fixture(f));
     }
     let enriched = reader(&app.brokers, &topics.enriched);
@@ -135,24 +126,13 @@ async fn dashboards_and_rules_return_data_from_a_real_prometheus() {
         events.len()
     );
     // Let it scrape for a while (librdkafka statistics come every 5 s).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let up = client
-            .get(format!(
-                "{url}/api/v1/query?query=wirewatch_kafka_consumer_lag_messages"
-            ))
-            .send()
-            .await
-            .ok();
-        let has_data = match up {
-            Some(r) => r.text().await.unwrap_or_default().contains("\"value\""),
-            None => false,
-        };
-        if has_data || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_for(
+        &client,
+        &url,
+        "/api/v1/query?query=wirewatch_kafka_consumer_lag_messages",
+        "\"value\"",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     let mut files: Vec<String> = std::fs::read_dir(repo().join("dashboards"))
@@ -182,14 +162,7 @@ async fn dashboards_and_rules_return_data_from_a_real_prometheus() {
     eprintln!("{}", text.lines().last().unwrap_or_default());
 
     // The alerting rules evaluate without errors.
-    let rules_state = client
-        .get(format!("{url}/api/v1/rules"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rules_state = api(&client, &url, "/api/v1/rules").await;
     let v: serde_json::Value = serde_json::from_str(&rules_state).unwrap();
     let mut n = 0;
     for g in v["data"]["groups"].as_array().unwrap() {
@@ -204,14 +177,7 @@ async fn dashboards_and_rules_return_data_from_a_real_prometheus() {
     }
     assert!(n >= 6, "{n} rules loaded");
     // The missile-launch alert rule fired on the fixture launch reports.
-    let alerts = client
-        .get(format!("{url}/api/v1/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let alerts = api(&client, &url, "/api/v1/alerts").await;
     assert!(alerts.contains("WirewatchMissileLaunchAlert"), "{alerts}");
 
     app.stop();

@@ -50,73 +50,52 @@ impl KeyTable {
         ((u128::from(spread(k)) * self.keys.len() as u128) >> 64) as usize
     }
 
-    pub fn get(&self, k: u64) -> Option<u32> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let k = fix(k);
+    /// The slot holding `k`, or the empty slot where it would go (linear probing). The
+    /// table is never full, so this ends.
+    #[inline]
+    fn probe(&self, k: u64) -> usize {
         let cap = self.keys.len();
         let mut i = self.home(k);
-        loop {
-            let at = self.keys[i];
-            if at == k {
-                return Some(self.vals[i]);
-            }
-            if at == 0 {
-                return None;
-            }
+        while self.keys[i] != k && self.keys[i] != 0 {
             i += 1;
             if i == cap {
                 i = 0;
             }
         }
+        i
+    }
+
+    pub fn get(&self, k: u64) -> Option<u32> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let i = self.probe(fix(k));
+        (self.keys[i] != 0).then(|| self.vals[i])
     }
 
     /// Inserts `k → v` unless `k` is present; returns the value now stored.
     pub fn get_or_insert(&mut self, k: u64, v: u32) -> u32 {
         self.reserve_one();
         let k = fix(k);
-        let cap = self.keys.len();
-        let mut i = self.home(k);
-        loop {
-            let at = self.keys[i];
-            if at == k {
-                return self.vals[i];
-            }
-            if at == 0 {
-                self.keys[i] = k;
-                self.vals[i] = v;
-                self.len += 1;
-                return v;
-            }
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
+        let i = self.probe(k);
+        if self.keys[i] == 0 {
+            self.keys[i] = k;
+            self.vals[i] = v;
+            self.len += 1;
         }
+        self.vals[i]
     }
 
     /// Inserts or replaces `k → v`.
     pub fn insert(&mut self, k: u64, v: u32) {
         self.reserve_one();
         let k = fix(k);
-        let cap = self.keys.len();
-        let mut i = self.home(k);
-        loop {
-            let at = self.keys[i];
-            if at == k || at == 0 {
-                if at == 0 {
-                    self.len += 1;
-                }
-                self.keys[i] = k;
-                self.vals[i] = v;
-                return;
-            }
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
+        let i = self.probe(k);
+        if self.keys[i] == 0 {
+            self.len += 1;
         }
+        self.keys[i] = k;
+        self.vals[i] = v;
     }
 
     fn reserve_one(&mut self) {
@@ -133,13 +112,7 @@ impl KeyTable {
         self.len = 0;
         for (k, v) in old_keys.into_iter().zip(old_vals) {
             if k != 0 && keep(k, v) {
-                let mut i = self.home(k);
-                while self.keys[i] != 0 {
-                    i += 1;
-                    if i == cap {
-                        i = 0;
-                    }
-                }
+                let i = self.probe(k);
                 self.keys[i] = k;
                 self.vals[i] = v;
                 self.len += 1;

@@ -27,6 +27,16 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(repo().join("tests/fixtures/feeds").join(name)).expect("fixture exists")
 }
 
+/// The fixture feeds of `tests/fixtures/feeds/` as (feed id, outlet, file), in the order the
+/// scenario publishes them.
+pub const FIXTURE_FEEDS: &[(&str, &str, &str)] = &[
+    ("afp", "AFP", "afp.xml"),
+    ("japantimes", "The Japan Times", "japantimes.atom"),
+    ("kcnawatch", "KCNA Watch", "kcnawatch.rdf"),
+    ("yonhap", "Yonhap", "yonhap.xml"),
+    ("aggregator", "World Wire Digest", "aggregator.json"),
+];
+
 /// An empty but valid RSS document.
 pub const EMPTY_RSS: &[u8] =
     b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>empty</title></channel></rss>";

@@ -80,27 +80,11 @@ fn assert_topics(e: &Value, must: &[&str], must_not: &[&str]) {
 /// Runs the whole scenario against `brokers` ("embedded" or a bootstrap list).
 pub async fn run(brokers: &str) {
     let docs = Docs::default();
-    for f in [
-        "afp.xml",
-        "japantimes.atom",
-        "kcnawatch.rdf",
-        "yonhap.xml",
-        "aggregator.json",
-    ] {
+    for (_, _, f) in FIXTURE_FEEDS {
         docs.set(f, EMPTY_RSS.to_vec());
     }
     let server = feed_server(docs.clone()).await;
-    let cfg = test_config(
-        brokers,
-        server,
-        &[
-            ("afp", "AFP", "afp.xml"),
-            ("japantimes", "The Japan Times", "japantimes.atom"),
-            ("kcnawatch", "KCNA Watch", "kcnawatch.rdf"),
-            ("yonhap", "Yonhap", "yonhap.xml"),
-            ("aggregator", "World Wire Digest", "aggregator.json"),
-        ],
-    );
+    let cfg = test_config(brokers, server, FIXTURE_FEEDS);
     let topics_cfg = cfg.kafka.topics.clone();
     let route_topic = cfg.kafka.routes[0].to.clone();
     let stop = CancellationToken::new();
