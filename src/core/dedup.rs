@@ -377,42 +377,51 @@ pub fn strip_boilerplate(norm: &str) -> &str {
     s[..cut].trim_end()
 }
 
-/// Tokens of normalised text: words, and each Han/kana character on its own.
-fn tokens(norm: &str) -> Vec<&str> {
-    let mut out = Vec::with_capacity(norm.len() / 5 + 1);
+/// FNV-1a hashes of the tokens of normalised text — words, and each Han/kana character on
+/// its own — computed in one pass without slicing the tokens out.
+fn token_hashes(norm: &str, out: &mut Vec<u64>) {
     let bytes = norm.as_bytes();
-    let mut start = 0;
+    let mut h = FNV_SEED;
+    let mut open = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if b == b' ' {
-            if start < i {
-                out.push(&norm[start..i]);
+        if b < 0x80 {
+            if b == b' ' {
+                if open {
+                    out.push(h);
+                    h = FNV_SEED;
+                    open = false;
+                }
+            } else {
+                h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+                open = true;
             }
             i += 1;
-            start = i;
             continue;
         }
-        if b < 0x80 {
-            i += 1;
-            continue;
-        }
-        // Han and kana: each character is a token (no spaces between words).
         let c = norm[i..].chars().next().unwrap_or(' ');
         let len = c.len_utf8();
+        let char_bytes = &bytes[i..i + len];
         if super::text::is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7A3) {
-            if start < i {
-                out.push(&norm[start..i]);
+            // Han and kana: each character is a token (no spaces between words).
+            if open {
+                out.push(h);
+                h = FNV_SEED;
+                open = false;
             }
-            out.push(&norm[i..i + len]);
-            start = i + len;
+            out.push(fnv1a(char_bytes));
+        } else {
+            for &x in char_bytes {
+                h = (h ^ u64::from(x)).wrapping_mul(FNV_PRIME);
+            }
+            open = true;
         }
         i += len;
     }
-    if start < bytes.len() {
-        out.push(&norm[start..]);
+    if open {
+        out.push(h);
     }
-    out
 }
 
 impl DedupIndex {
@@ -440,28 +449,36 @@ impl DedupIndex {
     pub fn fingerprint(&self, body: &str) -> Fingerprint {
         let norm = normalize_text(strip_dateline(body.trim_start()));
         let text = strip_boilerplate(&norm);
-        let toks = tokens(text);
+        let mut th: Vec<u64> = Vec::with_capacity(text.len() / 5 + 1);
+        token_hashes(text, &mut th);
         let mut fp = Fingerprint {
-            words: toks.len(),
+            words: th.len(),
             body: xxh3_64(text.as_bytes()),
             anchors: Vec::new(),
-            cover: toks.len() as u32,
+            cover: th.len() as u32,
         };
         let k = self.cfg.shingle_words.max(1);
-        if toks.len() < k {
+        if th.len() < k {
             return fp;
         }
         // Shingle hashes from per-token hashes: an order-sensitive combination, finalised.
-        let th: Vec<u64> = toks.iter().map(|t| fnv1a(t.as_bytes())).collect();
         let sample = u64::from(self.cfg.sample.max(1));
+        // One shingle in `sample`: a mask when `sample` is a power of two (no division).
+        let keep = |h: u64| {
+            if sample.is_power_of_two() {
+                h & (sample - 1) == 0
+            } else {
+                h % sample == 0
+            }
+        };
         let mut seen = SeenSet::new();
         for (pos, w) in th.windows(k).enumerate() {
             let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
             for t in w {
-                h = (h ^ t).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(23);
+                h = (h ^ t).wrapping_mul(FNV_PRIME).rotate_left(23);
             }
             let h = mix64(h);
-            if h % sample == 0 {
+            if keep(h) {
                 let a = (h >> 32) as u32;
                 if seen.insert(a) {
                     fp.anchors.push((a, pos as u32));
@@ -1065,12 +1082,14 @@ pub const MAX_QUERY_ANCHORS: usize = 512;
 
 /// FNV-1a, 64-bit: a fast, stable hash for short tokens.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = FNV_SEED;
     for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
     }
     h
 }
+const FNV_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01B3;
 
 /// A 64-bit finaliser (splitmix64's): spreads every input bit over the output.
 fn mix64(mut z: u64) -> u64 {
@@ -1096,6 +1115,44 @@ pub fn story_key(id: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tokens of normalised text: words, and each Han/kana character on its own.
+    fn tokens(norm: &str) -> Vec<&str> {
+        let mut out = Vec::with_capacity(norm.len() / 5 + 1);
+        let bytes = norm.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b' ' {
+                if start < i {
+                    out.push(&norm[start..i]);
+                }
+                i += 1;
+                start = i;
+                continue;
+            }
+            if b < 0x80 {
+                i += 1;
+                continue;
+            }
+            // Han and kana: each character is a token (no spaces between words).
+            let c = norm[i..].chars().next().unwrap_or(' ');
+            let len = c.len_utf8();
+            if crate::core::text::is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7A3) {
+                if start < i {
+                    out.push(&norm[start..i]);
+                }
+                out.push(&norm[i..i + len]);
+                start = i + len;
+            }
+            i += len;
+        }
+        if start < bytes.len() {
+            out.push(&norm[start..]);
+        }
+        out
+    }
 
     const BODY: &str =
         "London, May 5 - US Secretary of State Antony Blinken on Wednesday met jointly \
@@ -1138,6 +1195,24 @@ mod tests {
             tokens("north korea 北朝鮮が 발사했다"),
             ["north", "korea", "北", "朝", "鮮", "が", "발사했다"]
         );
+    }
+
+    #[test]
+    fn token_hashes_are_the_hashes_of_the_tokens() {
+        for text in [
+            "",
+            " ",
+            "north korea 北朝鮮が 발사했다",
+            "  leading and trailing  ",
+            "café ü 북한 미사일 発射 x",
+            "北",
+            "a北b",
+        ] {
+            let mut got = Vec::new();
+            token_hashes(text, &mut got);
+            let want: Vec<u64> = tokens(text).iter().map(|t| fnv1a(t.as_bytes())).collect();
+            assert_eq!(got, want, "{text:?}");
+        }
     }
 
     #[test]
