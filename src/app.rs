@@ -89,13 +89,13 @@ impl App {
         m::zero_series(&rules, &topics, &outlets);
 
         let (broker, brokers) = if cfg.kafka.is_embedded() {
-            let b = EmbeddedBroker::start(&kafka::topic_list(&cfg.kafka), cfg.kafka.partitions)?;
+            let b = EmbeddedBroker::start(&kafka::topic_list(&cfg))?;
             let addr = b.bootstrap().to_string();
             tracing::warn!(address = %addr, "embedded Kafka broker (librdkafka mock cluster): data is kept IN MEMORY ONLY and lost when wirewatch stops; at most ~5 MiB per partition, oldest dropped");
             (Some(b), addr)
         } else {
             if cfg.kafka.create_topics {
-                kafka::create_topics(&cfg.kafka, &cfg.kafka.brokers).await?;
+                kafka::create_topics(&cfg, &cfg.kafka.brokers).await?;
             }
             (None, cfg.kafka.brokers.clone())
         };
@@ -171,8 +171,18 @@ async fn run_stages(
         let board = board.clone();
         let p = producer.clone();
         let brokers_f = brokers.clone();
+        let feeds = fetch::list::load(&cfg).map_err(|e| anyhow::anyhow!("feed list: {e}"))?;
+        let (list_tx, list_rx) = watch::channel(Arc::new(feeds));
+        tokio::spawn(fetch::list::watch(cfg.clone(), list_tx, fs.clone()));
+        let owned = if cfg.fetch.shared {
+            Some(fetch::shard::join(&cfg, &brokers, fs.clone())?)
+        } else {
+            None
+        };
         Some((
-            tokio::spawn(async move { fetch::run(cfg, brokers_f, p, board, fs).await }),
+            tokio::spawn(
+                async move { fetch::run(cfg, brokers_f, p, board, list_rx, owned, fs).await },
+            ),
             producer,
         ))
     } else {

@@ -68,7 +68,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn serve(c: &ConfigArg, stages: Stages) -> anyhow::Result<u8> {
     let cfg = load_config(c)?;
     let feeds = cfg.feeds().count();
-    let topics = crate::kafka::topic_list(&cfg.kafka);
+    let topics = crate::kafka::topic_list(&cfg);
     runtime()?.block_on(async move {
         let stop = CancellationToken::new();
         crate::shutdown::install(stop.clone());
@@ -83,7 +83,7 @@ fn serve(c: &ConfigArg, stages: Stages) -> anyhow::Result<u8> {
         } else {
             summary.push_str(&format!("  broker:  {}\n", app.brokers));
         }
-        let names: Vec<&str> = topics.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         summary.push_str(&format!("  topics:  {}\n", names.join(", ")));
         if stages.fetch {
             summary.push_str(&format!("  feeds:   {feeds}\n"));

@@ -38,6 +38,9 @@ pub struct Config {
     /// Directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this was loaded from (watched for feed-list changes).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,6 +95,9 @@ pub struct TopicNames {
     pub dedup_state: String,
     /// Compacted per-feed fetch state (validators, seen items).
     pub fetch_state: String,
+    /// Coordination topic of shared fetchers: its partitions are the feed shards (no
+    /// messages are written to it).
+    pub fetch_shards: String,
 }
 
 impl Default for TopicNames {
@@ -104,6 +110,7 @@ impl Default for TopicNames {
             clusters: "news.clusters".into(),
             dedup_state: "wirewatch.dedup-state".into(),
             fetch_state: "wirewatch.fetch-state".into(),
+            fetch_shards: "wirewatch.fetch-shards".into(),
         }
     }
 }
@@ -128,6 +135,19 @@ pub struct FetchConfig {
     pub max_redirects: usize,
     /// Allow feeds (and redirects) to loopback, private and link-local addresses.
     pub allow_private_addresses: bool,
+    /// OPML files whose feeds are polled beside `[[feeds]]` (paths relative to the config).
+    pub feed_files: Vec<PathBuf>,
+    /// Re-read the feed list (this file and `feed_files`) when they change, checked every
+    /// `reload_secs` (0 = off; SIGHUP reloads too).
+    pub reload_secs: u64,
+    /// Several fetcher processes share the feed list: each polls only the feeds of the
+    /// shards the Kafka group `group_id` assigns it (see `docs/ARCHITECTURE.md`).
+    pub shared: bool,
+    /// Consumer group of shared fetchers.
+    pub group_id: String,
+    /// Shards of the feed list (partitions of `kafka.topics.fetch_shards`): the most fetcher
+    /// processes that can share the list.
+    pub shards: u32,
 }
 
 impl Default for FetchConfig {
@@ -146,11 +166,16 @@ impl Default for FetchConfig {
             max_interval_secs: 3600,
             max_redirects: 5,
             allow_private_addresses: false,
+            feed_files: Vec::new(),
+            reload_secs: 10,
+            shared: false,
+            group_id: "wirewatch-fetch".into(),
+            shards: 32,
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
     /// Short unique id: lower-case letters, digits, '-', '_', '.'.
@@ -298,6 +323,7 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        cfg.source = Some(path.to_path_buf());
         cfg.resolve_relative_files();
         Ok(cfg)
     }
@@ -361,6 +387,9 @@ impl Config {
                 0,
                 "fetch: need 0 < min_interval_secs <= max_interval_secs".into(),
             );
+        }
+        if f.shards == 0 || f.shards > 10_000 {
+            err(0, "fetch.shards must be between 1 and 10000".into());
         }
         if f.concurrency == 0 || f.per_host == 0 {
             err(

@@ -46,7 +46,7 @@ fn raw(id: &str, feed: &str, link: &str, title: &str, body: &str) -> RawStory {
 /// A broker that lives for the whole test, and a process-only config using it.
 fn setup() -> (EmbeddedBroker, Config) {
     let mut cfg = test_config("placeholder", "127.0.0.1:1".parse().unwrap(), &[]);
-    let broker = EmbeddedBroker::start(&wirewatch::kafka::topic_list(&cfg.kafka), 3).unwrap();
+    let broker = EmbeddedBroker::start(&wirewatch::kafka::topic_list(&cfg)).unwrap();
     cfg.kafka.brokers = broker.bootstrap().to_string();
     cfg.kafka.create_topics = false; // the mock cluster has no CreateTopics; created above
     (broker, cfg)
@@ -544,7 +544,7 @@ async fn a_restarted_fetcher_neither_refetches_nor_republishes() {
     docs.set("afp.xml", fixture("afp.xml"));
     let server = feed_server(docs.clone()).await;
     let mut cfg = test_config("placeholder", server, &[("afp", "AFP", "afp.xml")]);
-    let broker = EmbeddedBroker::start(&wirewatch::kafka::topic_list(&cfg.kafka), 3).unwrap();
+    let broker = EmbeddedBroker::start(&wirewatch::kafka::topic_list(&cfg)).unwrap();
     cfg.kafka.brokers = broker.bootstrap().to_string();
     cfg.kafka.create_topics = false;
     let brokers = cfg.kafka.brokers.clone();

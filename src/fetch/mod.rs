@@ -3,7 +3,9 @@
 //! the raw topic, each acknowledged by the broker before the item counts as seen.
 
 pub mod http;
+pub mod list;
 pub mod schedule;
+pub mod shard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +16,7 @@ use rand::Rng;
 use rdkafka::producer::FutureProducer;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -73,19 +75,20 @@ struct FeedMemory {
     new_items: usize,
 }
 
-/// Runs every enabled feed of `cfg` until `stop` is cancelled.
-pub async fn run(
-    cfg: Arc<Config>,
-    brokers: String,
-    producer: FutureProducer<StatsContext>,
-    board: StatusBoard,
+/// A feed task in flight.
+struct Running {
+    feed: FeedConfig,
     stop: CancellationToken,
-) {
-    // What earlier runs remembered: validators and seen items per feed (compacted topic), so a
-    // restart neither re-downloads unchanged feeds nor republishes their items.
+    /// Ends with the task's memory (validators, seen items), handed to its successor when the
+    /// feed's settings change.
+    handle: tokio::task::JoinHandle<Option<FetchState>>,
+}
+
+/// Reads the latest fetch state of every feed from the compacted fetch-state topic.
+async fn read_states(cfg: &Config, brokers: &str) -> HashMap<String, FetchState> {
     let mut saved: HashMap<String, FetchState> = HashMap::new();
     let topic = cfg.kafka.topics.fetch_state.clone();
-    let read = kafka::read_to_end(&cfg.kafka, &brokers, &topic, "fetch-state", |_, payload| {
+    let read = kafka::read_to_end(&cfg.kafka, brokers, &topic, "fetch-state", |_, payload| {
         if let Ok(st) = serde_json::from_slice::<FetchState>(payload) {
             saved.insert(st.feed.clone(), st);
         }
@@ -95,6 +98,21 @@ pub async fn run(
         Ok(_) => tracing::info!(feeds = saved.len(), "fetch state restored"),
         Err(e) => tracing::warn!(error = %e, "could not read the fetch state; starting fresh"),
     }
+    saved
+}
+
+/// Polls the feeds of `feeds` (the live feed list; see [`list`]) until `stop` is cancelled:
+/// one task per feed, started, stopped or restarted as the list changes. With `owned` (shared
+/// fetchers, see [`shard`]) only the feeds of the shards this process owns are polled.
+pub async fn run(
+    cfg: Arc<Config>,
+    brokers: String,
+    producer: FutureProducer<StatsContext>,
+    board: StatusBoard,
+    mut feeds: watch::Receiver<list::FeedList>,
+    mut owned: Option<shard::Owned>,
+    stop: CancellationToken,
+) {
     let client = http::client(
         &cfg.user_agent(),
         Duration::from_secs(cfg.fetch.connect_timeout_secs),
@@ -102,33 +120,123 @@ pub async fn run(
     );
     let global = Arc::new(Semaphore::new(cfg.fetch.concurrency));
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    for feed in cfg.feeds() {
-        let host = url::Url::parse(&feed.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        let per_host = hosts
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(cfg.fetch.per_host)))
-            .clone();
-        let task = FeedTask {
-            cfg: cfg.clone(),
-            feed: feed.clone(),
-            client: client.clone(),
-            producer: producer.clone(),
-            global: global.clone(),
-            per_host,
-            board: board.clone(),
-            stop: stop.clone(),
-        };
-        let state = saved
-            .remove(&feed.id)
-            .filter(|st| st.config_url == feed.url);
-        tasks.spawn(task.run(state));
-    }
+    let mut running: HashMap<String, Running> = HashMap::new();
+    // What earlier runs (or, with shared fetchers, earlier owners) remembered: validators and
+    // seen items per feed, so a restart neither re-downloads unchanged feeds nor republishes
+    // their items. Read when feeds start.
+    let mut saved: Option<HashMap<String, FetchState>> = None;
     let gauges = tokio::spawn(update_gauges(board.clone(), stop.clone()));
-    while tasks.join_next().await.is_some() {}
+    let mut list_open = true;
+    loop {
+        let list = feeds.borrow_and_update().clone();
+        let shards = owned.as_mut().map(|o| o.borrow_and_update().clone());
+        let desired: HashMap<&str, &FeedConfig> = list
+            .iter()
+            .filter(|f| match &shards {
+                None => true,
+                Some(None) => false,
+                Some(Some(set)) => set.contains(&shard::shard_of(&f.id, cfg.fetch.shards)),
+            })
+            .map(|f| (f.id.as_str(), f))
+            .collect();
+        running.retain(|id, r| {
+            let keep = desired.contains_key(id.as_str());
+            if !keep {
+                tracing::info!(feed = %id, "feed no longer polled here");
+                r.stop.cancel();
+                if let Ok(mut b) = board.lock() {
+                    b.remove(id);
+                }
+            }
+            keep
+        });
+        let starting: Vec<&FeedConfig> = desired
+            .values()
+            .filter(|f| running.get(&f.id).is_none_or(|r| r.feed != ***f))
+            .copied()
+            .collect();
+        if !starting.is_empty() && (saved.is_none() || owned.is_some()) {
+            // Shared fetchers read again: another fetcher may have polled these feeds since.
+            saved = Some(read_states(&cfg, &brokers).await);
+        }
+        for feed in starting {
+            let host = url::Url::parse(&feed.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            let per_host = hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(cfg.fetch.per_host)))
+                .clone();
+            let token = stop.child_token();
+            let task = FeedTask {
+                cfg: cfg.clone(),
+                feed: feed.clone(),
+                client: client.clone(),
+                producer: producer.clone(),
+                global: global.clone(),
+                per_host,
+                board: board.clone(),
+                stop: token.clone(),
+            };
+            let state = saved
+                .as_mut()
+                .and_then(|s| s.remove(&feed.id))
+                .filter(|st| st.config_url == feed.url);
+            let handle = match running.remove(&feed.id) {
+                // Settings changed: the old task ends first (no overlapping polls) and hands
+                // over its memory when the URL is the same.
+                Some(old) => {
+                    tracing::info!(feed = %feed.id, "feed settings changed; restarting its poller");
+                    old.stop.cancel();
+                    tokio::spawn(async move {
+                        let kept = old
+                            .handle
+                            .await
+                            .ok()
+                            .flatten()
+                            .filter(|st| st.config_url == task.feed.url);
+                        task.run(kept.or(state)).await
+                    })
+                }
+                None => tokio::spawn(task.run(state)),
+            };
+            running.insert(
+                feed.id.clone(),
+                Running {
+                    feed: feed.clone(),
+                    stop: token,
+                    handle,
+                },
+            );
+        }
+        let list_changed = async {
+            if list_open {
+                feeds.changed().await.is_ok()
+            } else {
+                std::future::pending().await
+            }
+        };
+        let shards_changed = async {
+            match owned.as_mut() {
+                Some(o) => {
+                    if o.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            open = list_changed => list_open = open,
+            _ = shards_changed => {}
+        }
+    }
+    for r in running.into_values() {
+        r.stop.cancel();
+        let _ = r.handle.await;
+    }
     gauges.abort();
 }
 
@@ -199,7 +307,8 @@ impl FeedTask {
         }
     }
 
-    async fn run(mut self, saved: Option<FetchState>) {
+    /// Polls until stopped; returns what the feed's poller remembers (for its successor).
+    async fn run(mut self, saved: Option<FetchState>) -> Option<FetchState> {
         let mut mem = FeedMemory {
             interval: self.base_interval(),
             ..Default::default()
@@ -232,16 +341,16 @@ impl FeedTask {
         let mut failures: u32 = 0;
         loop {
             tokio::select! {
-                _ = self.stop.cancelled() => return,
+                _ = self.stop.cancelled() => return Some(self.snapshot(&config_url, &mem)),
                 _ = tokio::time::sleep(wait) => {}
             }
             let started = Instant::now();
             let result = {
                 let Ok(_g) = self.global.acquire().await else {
-                    return;
+                    return None;
                 };
                 let Ok(_h) = self.per_host.acquire().await else {
-                    return;
+                    return None;
                 };
                 http::poll(
                     &self.client,
@@ -341,7 +450,7 @@ impl FeedTask {
                         tracing::error!(feed = %self.feed.id, url = %self.feed.url, "feed is gone (HTTP 410); disabled until the config changes");
                         self.set_status(|s| s.state = "disabled");
                         self.stop.cancelled().await;
-                        return;
+                        return Some(self.snapshot(&config_url, &mem));
                     }
                 }
             }
@@ -398,8 +507,9 @@ impl FeedTask {
 
     /// Saves validators and seen items to the compacted fetch-state topic (best effort: a
     /// failure only means the next start republishes, which dedup absorbs).
-    async fn save_state(&self, config_url: &str, mem: &FeedMemory) {
-        let st = FetchState {
+    /// What this poller remembers, as saved to the fetch-state topic.
+    fn snapshot(&self, config_url: &str, mem: &FeedMemory) -> FetchState {
+        FetchState {
             schema_version: crate::story::SCHEMA_VERSION,
             feed: self.feed.id.clone(),
             config_url: config_url.to_string(),
@@ -413,7 +523,11 @@ impl FeedTask {
                 .map(|(k, v)| (*k, v.clone()))
                 .collect(),
             interval_secs: mem.interval.as_secs_f64(),
-        };
+        }
+    }
+
+    async fn save_state(&self, config_url: &str, mem: &FeedMemory) {
+        let st = self.snapshot(config_url, mem);
         let Ok(payload) = serde_json::to_vec(&st) else {
             return;
         };
@@ -440,7 +554,7 @@ impl FeedTask {
         stories: Vec<RawStory>,
     ) -> Result<usize, rdkafka::error::KafkaError> {
         let topic = &self.cfg.kafka.topics.raw;
-        let mut sent = Vec::new();
+        let mut fresh = Vec::new();
         let mut present = Vec::with_capacity(stories.len());
         for story in &stories {
             let text_hash = xxh3_64(
@@ -468,16 +582,30 @@ impl FeedTask {
                 }
             }
             let payload = serde_json::to_vec(story).unwrap_or_default();
-            kafka::send(&self.producer, topic, Role::Raw, &story.id, &payload, None).await?;
-            metrics::counter!(m::FETCH_PUBLISHED).increment(1);
-            sent.push((story.id.clone(), text_hash, link_key));
+            fresh.push((story.id.clone(), text_hash, link_key, payload));
         }
-        let n = sent.len();
-        for (id, h, k) in sent {
+        // All in flight at once (the producer batches them); each is remembered as seen only
+        // once the broker has acknowledged it.
+        let acks = futures::future::join_all(fresh.iter().map(|(id, _, _, payload)| {
+            kafka::send(&self.producer, topic, Role::Raw, id, payload, None)
+        }))
+        .await;
+        let mut n = 0;
+        let mut failed = None;
+        for (ack, (id, h, k, _)) in acks.into_iter().zip(fresh) {
+            if let Err(e) = ack {
+                failed = Some(e);
+                continue;
+            }
+            metrics::counter!(m::FETCH_PUBLISHED).increment(1);
+            n += 1;
             if let Some(k) = k {
                 mem.seen_links.insert(k, id.clone());
             }
             mem.seen.insert(id, h);
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         // Forget items that left the document, so memory follows the feed's size.
         let keep: std::collections::HashSet<&String> = present.iter().collect();

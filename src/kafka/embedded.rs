@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use rdkafka::mocking::MockCluster;
 
-use super::Error;
+use super::{Error, TopicSpec};
 
 /// A running embedded broker. Stops when dropped.
 pub struct EmbeddedBroker {
@@ -20,10 +20,10 @@ pub struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    /// Starts a one-broker mock cluster and creates `topics` with `partitions` each.
+    /// Starts a one-broker mock cluster and creates `topics`.
     ///
     /// The cluster lives on its own thread (librdkafka's handle is not `Send`), until drop.
-    pub fn start(topics: &[(String, bool)], partitions: i32) -> Result<EmbeddedBroker, Error> {
+    pub fn start(topics: &[TopicSpec]) -> Result<EmbeddedBroker, Error> {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let topics = topics.to_vec();
@@ -37,9 +37,9 @@ impl EmbeddedBroker {
                         return;
                     }
                 };
-                for (name, _) in &topics {
-                    if let Err(e) = cluster.create_topic(name, partitions, 1) {
-                        let _ = ready_tx.send(Err(format!("creating topic {name}: {e}")));
+                for t in &topics {
+                    if let Err(e) = cluster.create_topic(&t.name, t.partitions, 1) {
+                        let _ = ready_tx.send(Err(format!("creating topic {}: {e}", t.name)));
                         return;
                     }
                 }

@@ -16,7 +16,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::config::KafkaConfig;
+use crate::config::{Config, KafkaConfig};
 use crate::observe::metrics as m;
 
 /// Errors at the Kafka edge.
@@ -28,6 +28,8 @@ pub enum Error {
     CreateTopic { topic: String, reason: String },
     #[error("embedded broker: {0}")]
     Embedded(String),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[from] std::io::Error),
 }
 
 /// The role of a topic, used as the bounded `topic` metric label.
@@ -91,7 +93,7 @@ pub fn client_config(cfg: &KafkaConfig, brokers: &str, role: &str) -> ClientConf
 }
 
 /// The configured librdkafka properties, applied last so they win over wirewatch's settings.
-fn passthrough(c: &mut ClientConfig, cfg: &KafkaConfig) {
+pub fn passthrough(c: &mut ClientConfig, cfg: &KafkaConfig) {
     for (k, v) in &cfg.properties {
         c.set(k, v);
     }
@@ -144,21 +146,42 @@ pub fn reader(
     Ok(c.create_with_context(StatsContext)?)
 }
 
-/// The topics wirewatch uses: (name, compacted).
-pub fn topic_list(cfg: &KafkaConfig) -> Vec<(String, bool)> {
-    let t = &cfg.topics;
+/// A topic wirewatch uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    /// Compacted (latest value per key kept) rather than deleted by age.
+    pub compacted: bool,
+}
+
+/// The topics wirewatch uses: `kafka.partitions` each, except the fetcher group's shard topic
+/// (`fetch.shards` partitions, see [`crate::fetch::shard`]).
+pub fn topic_list(cfg: &Config) -> Vec<TopicSpec> {
+    let k = &cfg.kafka;
+    let t = &k.topics;
+    let spec = |name: &String, compacted: bool| TopicSpec {
+        name: name.clone(),
+        partitions: k.partitions,
+        compacted,
+    };
     let mut out = vec![
-        (t.raw.clone(), false),
-        (t.enriched.clone(), false),
-        (t.alerts.clone(), false),
-        (t.deadletter.clone(), false),
-        (t.clusters.clone(), true),
-        (t.dedup_state.clone(), true),
-        (t.fetch_state.clone(), true),
+        spec(&t.raw, false),
+        spec(&t.enriched, false),
+        spec(&t.alerts, false),
+        spec(&t.deadletter, false),
+        spec(&t.clusters, true),
+        spec(&t.dedup_state, true),
+        spec(&t.fetch_state, true),
+        TopicSpec {
+            name: t.fetch_shards.clone(),
+            partitions: cfg.fetch.shards as i32,
+            compacted: false,
+        },
     ];
-    for r in &cfg.routes {
-        if !out.iter().any(|(n, _)| *n == r.to) {
-            out.push((r.to.clone(), false));
+    for r in &k.routes {
+        if !out.iter().any(|s| s.name == r.to) {
+            out.push(spec(&r.to, false));
         }
     }
     out
@@ -166,14 +189,15 @@ pub fn topic_list(cfg: &KafkaConfig) -> Vec<(String, bool)> {
 
 /// Creates missing topics through the admin API (real brokers; the embedded one creates its
 /// own). Topics that already exist are fine.
-pub async fn create_topics(cfg: &KafkaConfig, brokers: &str) -> Result<(), Error> {
-    let admin: AdminClient<DefaultClientContext> = client_config(cfg, brokers, "admin").create()?;
+pub async fn create_topics(cfg: &Config, brokers: &str) -> Result<(), Error> {
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(&cfg.kafka, brokers, "admin").create()?;
     let topics = topic_list(cfg);
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|(name, compacted)| {
-            let t = NewTopic::new(name, cfg.partitions, TopicReplication::Fixed(-1));
-            if *compacted {
+        .map(|s| {
+            let t = NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(-1));
+            if s.compacted {
                 t.set("cleanup.policy", "compact")
             } else {
                 t

@@ -16,6 +16,8 @@ pub const FETCH_NOT_MODIFIED: &str = "wirewatch_fetch_not_modified_total";
 pub const FETCH_PUBLISHED: &str = "wirewatch_fetch_stories_published_total";
 pub const FETCH_ERRORS: &str = "wirewatch_fetch_errors_total";
 pub const FEEDS: &str = "wirewatch_feeds";
+pub const FEED_LIST_RELOADS: &str = "wirewatch_feed_list_reloads_total";
+pub const FETCH_SHARDS_OWNED: &str = "wirewatch_fetch_shards_owned";
 pub const KAFKA_PRODUCED: &str = "wirewatch_kafka_messages_produced_total";
 pub const KAFKA_PRODUCE_ERRORS: &str = "wirewatch_kafka_produce_errors_total";
 pub const KAFKA_QUEUE: &str = "wirewatch_kafka_producer_queue_messages";
@@ -65,7 +67,18 @@ fn describe() {
         "New or changed items sent to the raw topic."
     );
     describe_counter!(FETCH_ERRORS, "Failed polls by kind.");
-    describe_gauge!(FEEDS, "Feeds by health state (healthy, failing, disabled).");
+    describe_gauge!(
+        FEEDS,
+        "Feeds polled by this process, by health state (healthy, failing, disabled)."
+    );
+    describe_counter!(
+        FEED_LIST_RELOADS,
+        "Feed list reloads by outcome (ok, rejected)."
+    );
+    describe_gauge!(
+        FETCH_SHARDS_OWNED,
+        "Feed shards this fetcher owns (shared fetchers only)."
+    );
     describe_counter!(
         KAFKA_PRODUCED,
         "Messages acknowledged by the broker, by topic role."
@@ -191,6 +204,7 @@ pub fn zero_series(rules: &[(String, String)], topics: &[String], outlets: &[Str
     }
     for outcome in ["ok", "rejected"] {
         metrics::counter!(TAXONOMY_RELOADS, "outcome" => outcome).increment(0);
+        metrics::counter!(FEED_LIST_RELOADS, "outcome" => outcome).increment(0);
     }
     for kind in ["person", "country", "organization"] {
         metrics::counter!(ACTOR_MENTIONS, "kind" => kind).increment(0);

@@ -59,9 +59,16 @@ impl Docs {
     pub fn hits(&self) -> HashMap<String, u64> {
         HITS.lock().unwrap().clone()
     }
+
+    /// Full downloads per path (200 responses: requests without the current validator).
+    pub fn full_hits(&self) -> HashMap<String, u64> {
+        FULL_HITS.lock().unwrap().clone()
+    }
 }
 
 static HITS: std::sync::LazyLock<Mutex<HashMap<String, u64>>> =
+    std::sync::LazyLock::new(Default::default);
+static FULL_HITS: std::sync::LazyLock<Mutex<HashMap<String, u64>>> =
     std::sync::LazyLock::new(Default::default);
 
 async fn serve_doc(
@@ -85,6 +92,7 @@ async fn serve_doc(
             .body(Body::empty())
             .unwrap();
     }
+    *FULL_HITS.lock().unwrap().entry(path.clone()).or_default() += 1;
     let ctype = if path.ends_with(".json") {
         "application/feed+json"
     } else {
@@ -124,10 +132,12 @@ pub fn test_config(brokers: &str, server: SocketAddr, feeds: &[(&str, &str, &str
         &mut t.clusters,
         &mut t.dedup_state,
         &mut t.fetch_state,
+        &mut t.fetch_shards,
     ] {
         *name = format!("{name}.{suffix}");
     }
     cfg.kafka.group_id = format!("wirewatch-test-{suffix}");
+    cfg.fetch.group_id = format!("wirewatch-test-fetch-{suffix}");
     cfg.kafka.client_id = format!("wirewatch-test-{suffix}");
     cfg.kafka.routes = vec![wirewatch::core::pipeline::Route {
         tag: "missile-test".into(),
