@@ -16,6 +16,10 @@ use wirewatch::core::dedup::{DedupConfig, DedupIndex, DedupInput};
 use wirewatch::core::tagger::{tag, Doc};
 use wirewatch::core::taxonomy::Taxonomy;
 
+// The allocator of the `wirewatch` binary, so in-process figures match production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A small deterministic PRNG (xorshift64*), so runs are comparable.
 struct Rng(u64);
 impl Rng {
@@ -427,7 +431,17 @@ fn bench_replay(rng: &mut Rng) {
         // Peak RSS of this replay: VmHWM, sampled until the process ends.
         let status_path = format!("/proc/{}/status", child.id());
         let mut peak_kib = 0u64;
+        let stat_path = format!("/proc/{}/stat", child.id());
+        let mut cpu = 0.0f64;
         let status = loop {
+            // CPU seconds (user + system, all threads) so far: the last sample before the
+            // exit misses at most one 20 ms step.
+            if let Ok(stat) = std::fs::read_to_string(&stat_path) {
+                let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+                cpu = cpu.max((ticks(11) + ticks(12)) / 100.0);
+            }
             if let Ok(text) = std::fs::read_to_string(&status_path) {
                 if let Some(v) = text
                     .lines()
@@ -446,13 +460,19 @@ fn bench_replay(rng: &mut Rng) {
         assert!(status.success(), "wirewatch replay failed");
         let maxrss = peak_kib;
         println!(
-            "replay {label} stories ({:.0} MB of RSS feeds, 2-4 KB stories)         {:>10.0} stories/s  (peak RSS {} MiB)",
+            "replay {label} stories ({:.0} MB of RSS feeds, 2-4 KB stories)  {:>10.0} stories/CPU-s ({:.0}/s wall)  (peak RSS {} MiB)",
             bytes as f64 / 1e6,
+            made as f64 / cpu,
             made as f64 / secs,
             maxrss / 1024
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // WIREWATCH_BENCH_KEEP=1 keeps the generated feeds (to profile `replay` over them).
+    if std::env::var_os("WIREWATCH_BENCH_KEEP").is_some() {
+        println!("replay: feeds kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 fn main() {

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use wirewatch::cli::{Cli, LogFormat};
 
+// Feed parsing, JSON and Kafka allocate many short-lived buffers on several threads: mimalloc
+// measured 30-40 % less CPU than the system allocator there (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
