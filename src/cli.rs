@@ -40,9 +40,10 @@ pub enum FeedsAction {
     },
     /// Print the per-feed state of a running `run`/`fetch` (its `/feeds` endpoint).
     Status {
-        /// Base URL of the metrics server.
-        #[arg(long, default_value = "http://127.0.0.1:9464")]
-        url: String,
+        /// Base URL of a fetcher's metrics server; repeat it for shared fetchers (their lists
+        /// are merged).
+        #[arg(long = "url", default_value = "http://127.0.0.1:9464")]
+        urls: Vec<String>,
     },
 }
 

@@ -589,12 +589,16 @@ fn feeds(action: FeedsAction) -> anyhow::Result<u8> {
             print!("{}", crate::opml::export(cfg.feeds()));
             Ok(0)
         }
-        FeedsAction::Status { url } => {
-            let body = runtime()?.block_on(async move {
-                let r = reqwest::get(format!("{}/feeds", url.trim_end_matches('/'))).await?;
-                r.error_for_status()?.text().await
-            })?;
-            let list: Vec<serde_json::Value> = serde_json::from_str(&body)?;
+        FeedsAction::Status { urls } => {
+            let mut list: Vec<serde_json::Value> = Vec::new();
+            for url in urls {
+                let body = runtime()?.block_on(async move {
+                    let r = reqwest::get(format!("{}/feeds", url.trim_end_matches('/'))).await?;
+                    r.error_for_status()?.text().await
+                })?;
+                list.extend(serde_json::from_str::<Vec<serde_json::Value>>(&body)?);
+            }
+            list.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
             let mut out = std::io::stdout().lock();
             for f in list {
                 writeln!(

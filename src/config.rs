@@ -15,6 +15,8 @@ use crate::core::taxonomy::{line_col, toml_error, ConfigError, ConfigErrors};
 pub const ENV_BROKERS: &str = "WIREWATCH_KAFKA_BROKERS";
 /// Environment variable overriding `metrics.listen`.
 pub const ENV_METRICS_LISTEN: &str = "WIREWATCH_METRICS_LISTEN";
+/// Environment variable overriding `fetch.shared` (`true` or `false`).
+pub const ENV_FETCH_SHARED: &str = "WIREWATCH_FETCH_SHARED";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -448,8 +450,20 @@ impl Config {
         }
     }
 
-    /// Applies `WIREWATCH_KAFKA_BROKERS` and `WIREWATCH_METRICS_LISTEN`.
+    /// Applies `WIREWATCH_KAFKA_BROKERS`, `WIREWATCH_METRICS_LISTEN` and
+    /// `WIREWATCH_FETCH_SHARED`.
     pub fn apply_env(&mut self) {
+        if let Ok(v) = std::env::var(ENV_FETCH_SHARED) {
+            match v.trim() {
+                "true" | "1" | "yes" => self.fetch.shared = true,
+                "false" | "0" | "no" => self.fetch.shared = false,
+                "" => {}
+                other => tracing::warn!(
+                    value = other,
+                    "{ENV_FETCH_SHARED}: expected true or false; ignored"
+                ),
+            }
+        }
         if let Ok(b) = std::env::var(ENV_BROKERS) {
             if !b.trim().is_empty() {
                 self.kafka.brokers = b.trim().to_string();

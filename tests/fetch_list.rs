@@ -184,6 +184,25 @@ async fn shared_fetchers_split_the_list_and_take_over_without_polling_twice() {
     })
     .await;
     assert!(split, "split: a={:?} b={:?}", board_ids(&a), board_ids(&b));
+    // `wirewatch feeds status` merges the fetchers' lists: every feed once, healthy.
+    let urls = [a.metrics_addr, b.metrics_addr].map(|m| format!("http://{m}"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wirewatch"))
+            .args(["feeds", "status", "--url", &urls[0], "--url", &urls[1]])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let listed: BTreeSet<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, all, "{text}");
+    assert_eq!(text.lines().count(), FEEDS, "{text}");
+    assert!(text.lines().all(|l| l.contains(" healthy ")), "{text}");
     let moved = board_ids(&b);
     // The newcomer polls the feeds it took with the validators their last owner saved.
     let took_over = until(WAIT, || {
