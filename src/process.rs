@@ -50,6 +50,8 @@ pub struct ProcessReport {
     pub published: u64,
     pub deadlettered: u64,
     pub restored: u64,
+    /// Raw messages whose outputs were found already emitted (after a crash or rebalance).
+    pub recovered: u64,
 }
 
 /// Why a raw message could not be processed.
@@ -128,6 +130,120 @@ pub async fn restore_state(
 
 /// Header naming the process instance that wrote a changelog record.
 const INSTANCE_HEADER: &str = "instance";
+/// Headers of an enriched event naming the raw message it came from.
+const RAW_PARTITION_HEADER: &str = "raw_partition";
+const RAW_OFFSET_HEADER: &str = "raw_offset";
+
+/// Margin for clock differences between the fetcher that stamped a raw message and the
+/// processor that stamped its event.
+const RECOVERY_MARGIN_MS: i64 = 60_000;
+/// Enriched events per partition read back when the broker cannot look offsets up by time:
+/// more than one instance can have in flight (512) and processed between offset commits (one
+/// second).
+const RECOVERY_LOOKBACK: i64 = 20_000;
+/// How long a recovery scan is reused (extended forward) for partitions that start later.
+const RECOVERY_REUSE: Duration = Duration::from_secs(30);
+
+/// The raw messages whose outputs are already on the enriched topic, for the raw offsets this
+/// instance is about to (re)process.
+///
+/// When this instance starts reading a raw partition at some offset (at start, after a
+/// rebalance, or after a gap), the messages from there on may have been processed by an
+/// instance that crashed after their outputs were acknowledged but before their changelog
+/// records were, or before their offsets were committed. Each enriched event carries its raw
+/// partition and offset in headers, and is produced after the routes, alerts and cluster
+/// update of its message (see `produce_output`): finding the event means every output is out,
+/// so only the changelog record is written and no story comes out twice. Events are produced
+/// after their raw message, so the scan starts at the raw message's timestamp (less a margin
+/// for clock differences), or reads the last `RECOVERY_LOOKBACK` events of each partition
+/// where the broker cannot look offsets up by time.
+#[derive(Default)]
+struct Recovery {
+    /// Raw partition → raw offsets with an event on the enriched topic, not yet reached.
+    emitted: std::collections::HashMap<i32, std::collections::BTreeSet<i64>>,
+    /// How far the enriched topic has been read, and what that covers.
+    read_to: Option<Scanned>,
+}
+
+/// Where a recovery scan of the enriched topic stopped.
+struct Scanned {
+    /// Per enriched partition, the next offset to read.
+    ends: Vec<(i32, i64)>,
+    /// Events from this time (ms) on are covered.
+    covers: i64,
+    at: Instant,
+}
+
+impl Recovery {
+    /// Makes `emitted` cover the outputs of raw messages stamped from `since_ms` on.
+    async fn refresh(
+        &mut self,
+        cfg: &Config,
+        brokers: &str,
+        since_ms: i64,
+    ) -> Result<(), ProcessError> {
+        let since = since_ms - RECOVERY_MARGIN_MS;
+        let start = match &self.read_to {
+            Some(r) if r.covers <= since && r.at.elapsed() < RECOVERY_REUSE => {
+                kafka::Start::Offsets(r.ends.clone())
+            }
+            // A new scan adds to what earlier scans found for partitions not yet reached.
+            _ => kafka::Start::Time {
+                ms: since,
+                or_last: RECOVERY_LOOKBACK,
+            },
+        };
+        let covers = match (&start, &self.read_to) {
+            (kafka::Start::Offsets(_), Some(r)) => r.covers,
+            _ => since,
+        };
+        let header = |m: &rdkafka::message::BorrowedMessage<'_>, key: &str| -> Option<i64> {
+            let h = m.headers()?;
+            let v = h.iter().find(|x| x.key == key)?.value?;
+            std::str::from_utf8(v).ok()?.parse().ok()
+        };
+        let mut scanned = 0u64;
+        let emitted = &mut self.emitted;
+        let ends = kafka::read_range(
+            &cfg.kafka,
+            brokers,
+            &cfg.kafka.topics.enriched,
+            "recovery",
+            start,
+            |m| {
+                scanned += 1;
+                if let (Some(p), Some(o)) = (
+                    header(m, RAW_PARTITION_HEADER),
+                    header(m, RAW_OFFSET_HEADER),
+                ) {
+                    emitted.entry(p as i32).or_default().insert(o);
+                }
+            },
+        )
+        .await?;
+        tracing::info!(
+            scanned,
+            "checked the enriched topic for outputs of raw messages about to be processed"
+        );
+        self.read_to = Some(Scanned {
+            ends,
+            covers,
+            at: Instant::now(),
+        });
+        Ok(())
+    }
+
+    /// Whether the outputs of raw `partition`/`offset` are out already (asked once per
+    /// message, in offset order: what lies before `offset` is forgotten).
+    fn take(&mut self, partition: i32, offset: i64) -> bool {
+        let Some(set) = self.emitted.get_mut(&partition) else {
+            return false;
+        };
+        let found = set.contains(&offset);
+        *set = set.split_off(&(offset + 1));
+        found
+    }
+}
 
 /// Follows the dedup changelog from `from` and forwards records written by *other* instances,
 /// so a copy arriving on another instance's partition is still recognised.
@@ -229,6 +345,9 @@ pub async fn run(
     ready.set(true);
 
     let mut in_flight = FuturesOrdered::new();
+    // Per raw partition: the next offset expected; and what is already out (see `Recovery`).
+    let mut next_offset: std::collections::HashMap<i32, i64> = Default::default();
+    let mut recovery = Recovery::default();
     let result = loop {
         tokio::select! {
             biased;
@@ -253,6 +372,15 @@ pub async fn run(
                 report.consumed += 1;
                 metrics::counter!(m::CONSUMED).increment(1);
                 let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
+                // Reading starts (or resumes) here: find the outputs already emitted from here on.
+                if next_offset.get(&partition) != Some(&offset) {
+                    let since = msg.timestamp().to_millis().unwrap_or(0);
+                    if let Err(e) = recovery.refresh(&cfg, &brokers, since).await {
+                        break Err(e);
+                    }
+                }
+                next_offset.insert(partition, offset + 1);
+                let recovered = recovery.take(partition, offset);
                 let deliveries = match decode(msg.payload(), cfg.processor.max_message_bytes) {
                     Err((poison, reason)) => {
                         report.deadlettered += 1;
@@ -269,19 +397,28 @@ pub async fn run(
                         }
                         let started = Instant::now();
                         let out = processor.process(&story, Utc::now());
-                        observe(&out, started);
                         metrics::gauge!(m::DEDUP_WINDOW).set(processor.dedup().len() as f64);
-                        if out.publish() {
-                            report.published += 1;
-                        }
-                        if let (Some(tx), false) = (&alerts_out, out.alerts.is_empty()) {
-                            for a in &out.alerts {
-                                if tx.try_send(a.clone()).is_err() {
-                                    tracing::warn!(rule = %a.rule, "alert notification queue full; notification skipped (the alert is on the alerts topic)");
+                        if recovered {
+                            // Its event, routes, alerts and cluster update are out already
+                            // (before a crash or a rebalance): only the changelog record.
+                            metrics::counter!(m::RECOVERED).increment(1);
+                            report.recovered += 1;
+                            tracing::info!(partition, offset, story = %out.event.id, "outputs already emitted; writing the changelog record only");
+                            changelog(&cfg, &producer, &out, &instance)
+                        } else {
+                            observe(&out, started);
+                            if out.publish() {
+                                report.published += 1;
+                            }
+                            if let (Some(tx), false) = (&alerts_out, out.alerts.is_empty()) {
+                                for a in &out.alerts {
+                                    if tx.try_send(a.clone()).is_err() {
+                                        tracing::warn!(rule = %a.rule, "alert notification queue full; notification skipped (the alert is on the alerts topic)");
+                                    }
                                 }
                             }
+                            produce_output(&cfg, &producer, out, &instance, partition, offset)
                         }
-                        produce_output(&cfg, &producer, out, &instance)
                     }
                 };
                 in_flight.push_back(async move {
@@ -355,35 +492,58 @@ fn send_owned(
     Box::pin(async move { kafka::send(&producer, &topic, role, &key, &payload, headers).await })
 }
 
+/// The changelog record of a decision (key: story id; header: this instance).
+fn changelog(
+    cfg: &Config,
+    producer: &FutureProducer<StatsContext>,
+    out: &Output,
+    instance: &str,
+) -> Vec<Delivery> {
+    let Ok(state) = serde_json::to_vec(&out.remembered) else {
+        return Vec::new();
+    };
+    let headers = OwnedHeaders::new().insert(Header {
+        key: INSTANCE_HEADER,
+        value: Some(instance),
+    });
+    vec![send_owned(
+        producer,
+        cfg.kafka.topics.dedup_state.clone(),
+        Role::State,
+        out.event.id.clone(),
+        state,
+        Some(headers),
+    )]
+}
+
+/// The outputs of one raw message (`partition`/`offset` of `news.raw`), in three waves, each
+/// sent once the previous one is acknowledged:
+/// 1. routes, alerts and the cluster update;
+/// 2. the enriched event, stamped with the raw partition and offset;
+/// 3. the changelog record.
+///
+/// So an event on the enriched topic means everything before it is out (what
+/// `already_emitted` relies on after a crash), and a changelog record means the event is out:
+/// a crash anywhere loses nothing, and the next owner of the partition emits nothing twice.
 fn produce_output(
     cfg: &Config,
     producer: &FutureProducer<StatsContext>,
     out: Output,
     instance: &str,
+    partition: i32,
+    offset: i64,
 ) -> Vec<Delivery> {
     let t = &cfg.kafka.topics;
-    let mut d = Vec::new();
-    let key = out.event.id.clone();
-    let state = serde_json::to_vec(&out.remembered).ok().map(|state| {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: INSTANCE_HEADER,
-            value: Some(instance),
-        });
-        send_owned(
-            producer,
-            t.dedup_state.clone(),
-            Role::State,
-            key.clone(),
-            state,
-            Some(headers),
-        )
-    });
+    let state = changelog(cfg, producer, &out, instance);
     if !out.publish() {
-        return state.into_iter().collect();
+        return state;
     }
+    let key = out.event.id.clone();
+    let mut first = Vec::new();
+    let mut enriched = None;
     if let Ok(event) = serde_json::to_vec(&out.event) {
         for route in &out.event.routes {
-            d.push(send_owned(
+            first.push(send_owned(
                 producer,
                 route.clone(),
                 Role::Route,
@@ -392,18 +552,20 @@ fn produce_output(
                 None,
             ));
         }
-        d.push(send_owned(
-            producer,
-            t.enriched.clone(),
-            Role::Enriched,
-            key.clone(),
-            event,
-            None,
-        ));
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: RAW_PARTITION_HEADER,
+                value: Some(&partition.to_string()),
+            })
+            .insert(Header {
+                key: RAW_OFFSET_HEADER,
+                value: Some(&offset.to_string()),
+            });
+        enriched = Some((event, headers));
     }
     for alert in &out.alerts {
         if let Ok(a) = serde_json::to_vec(alert) {
-            d.push(send_owned(
+            first.push(send_owned(
                 producer,
                 t.alerts.clone(),
                 Role::Alerts,
@@ -414,7 +576,7 @@ fn produce_output(
         }
     }
     if let Ok(c) = serde_json::to_vec(&out.cluster) {
-        d.push(send_owned(
+        first.push(send_owned(
             producer,
             t.clusters.clone(),
             Role::Clusters,
@@ -423,13 +585,22 @@ fn produce_output(
             None,
         ));
     }
-    // The outputs first, the changelog record once they are acknowledged: a crash between
-    // the two makes the story come out again after the restart (at-least-once), never lost.
+    let producer = producer.clone();
+    let enriched_topic = t.enriched.clone();
     vec![Box::pin(async move {
-        futures::future::try_join_all(d).await?;
-        if let Some(state) = state {
-            state.await?;
+        futures::future::try_join_all(first).await?;
+        if let Some((event, headers)) = enriched {
+            kafka::send(
+                &producer,
+                &enriched_topic,
+                Role::Enriched,
+                &key,
+                &event,
+                Some(headers),
+            )
+            .await?;
         }
+        futures::future::try_join_all(state).await?;
         Ok(())
     })]
 }

@@ -79,7 +79,40 @@ impl ClientContext for StatsContext {
     }
 }
 
-impl ConsumerContext for StatsContext {}
+impl ConsumerContext for StatsContext {
+    fn pre_rebalance(
+        &self,
+        _: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        if let rdkafka::consumer::Rebalance::Revoke(tpl) = rebalance {
+            tracing::info!(partitions = %partitions(tpl), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(
+        &self,
+        _: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        match rebalance {
+            rdkafka::consumer::Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = %partitions(tpl), "partitions assigned")
+            }
+            rdkafka::consumer::Rebalance::Revoke(_) => {}
+            rdkafka::consumer::Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+}
+
+/// "topic/partition" list of a rebalance, for logs.
+fn partitions(tpl: &TopicPartitionList) -> String {
+    tpl.elements()
+        .iter()
+        .map(|e| format!("{}/{}", e.topic(), e.partition()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 /// Base client configuration: bootstrap servers, client id, statistics, pass-through
 /// properties (TLS, SASL, tuning) last so they win.
@@ -259,31 +292,109 @@ pub async fn read_to_end(
     role: &str,
     mut each: impl FnMut(&[u8], &[u8]),
 ) -> Result<Vec<(i32, i64)>, KafkaError> {
-    let reader = reader(cfg, brokers, role).map_err(|e| match e {
-        Error::Kafka(k) => k,
-        other => KafkaError::ClientCreation(other.to_string()),
-    })?;
+    read_range(cfg, brokers, topic, role, Start::Beginning, |m| {
+        each(m.key().unwrap_or_default(), m.payload().unwrap_or_default())
+    })
+    .await
+}
+
+/// Where [`read_range`] starts in each partition.
+#[derive(Debug, Clone)]
+pub enum Start {
+    Beginning,
+    /// The first message whose timestamp is at or after `ms` (milliseconds since the epoch);
+    /// where the broker cannot look offsets up by time (librdkafka's mock cluster), the last
+    /// `or_last` messages of the partition.
+    Time {
+        ms: i64,
+        or_last: i64,
+    },
+    /// Given offsets (partitions not listed: from their beginning).
+    Offsets(Vec<(i32, i64)>),
+}
+
+/// Reads `topic` from `start` to its end (each partition until the consumer reports reaching
+/// its end: the watermarks a broker lists are not trusted for that, tansu's can lag), calling
+/// `each` per message. Returns, per partition, the offset where reading stopped.
+pub async fn read_range(
+    cfg: &KafkaConfig,
+    brokers: &str,
+    topic: &str,
+    role: &str,
+    start: Start,
+    mut each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
+) -> Result<Vec<(i32, i64)>, KafkaError> {
+    let mut c = client_config(cfg, brokers, role);
+    c.set("group.id", format!("{}-{role}-reader", cfg.client_id))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true");
+    passthrough(&mut c, cfg);
+    let reader: StreamConsumer<StatsContext> = c.create_with_context(StatsContext)?;
     let metadata = reader.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let mut tpl = TopicPartitionList::new();
-    let mut remaining = std::collections::HashMap::new();
-    let mut ends = Vec::new();
+    let mut bounds = Vec::new();
     for t in metadata.topics() {
         for p in t.partitions() {
             let (lo, hi) = reader.fetch_watermarks(topic, p.id(), Duration::from_secs(10))?;
-            ends.push((p.id(), hi.max(0)));
-            if hi > lo {
-                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
-                remaining.insert(p.id(), hi);
+            bounds.push((p.id(), lo.max(0), hi.max(0)));
+        }
+    }
+    let mut from: Vec<(i32, i64)> = Vec::new();
+    match start {
+        Start::Beginning => from.extend(bounds.iter().map(|&(p, lo, _)| (p, lo))),
+        Start::Offsets(offsets) => {
+            for &(p, lo, _) in &bounds {
+                let at = offsets
+                    .iter()
+                    .find(|o| o.0 == p)
+                    .map_or(lo, |o| o.1.max(lo));
+                from.push((p, at));
+            }
+        }
+        Start::Time { ms, or_last } => {
+            let mut query = TopicPartitionList::new();
+            for &(p, _, _) in &bounds {
+                query.add_partition_offset(topic, p, Offset::Offset(ms))?;
+            }
+            let found = if query.count() > 0 {
+                Some(reader.offsets_for_times(query, Duration::from_secs(10))?)
+            } else {
+                None
+            };
+            for &(p, lo, hi) in &bounds {
+                let at = found
+                    .as_ref()
+                    .and_then(|f| f.find_partition(topic, p))
+                    .map(|e| e.offset());
+                match at {
+                    Some(Offset::Offset(o)) if o >= 0 => from.push((p, o.max(lo).min(hi))),
+                    // No offset for that time: either no message that late, or a broker
+                    // that cannot tell; the last `or_last` messages cover both.
+                    _ => from.push((p, (hi - or_last).max(lo))),
+                }
             }
         }
     }
-    if remaining.is_empty() {
-        return Ok(ends);
+    tracing::debug!(topic, ?from, "reading from (partition, offset)");
+    let mut next: std::collections::HashMap<i32, i64> = from.iter().copied().collect();
+    if from.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tpl = TopicPartitionList::new();
+    for &(p, at) in &from {
+        tpl.add_partition_offset(topic, p, Offset::Offset(at))?;
     }
     reader.assign(&tpl)?;
+    let mut remaining: std::collections::HashSet<i32> = next.keys().copied().collect();
     while !remaining.is_empty() {
-        let msg = match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {
-            Ok(Ok(msg)) => msg,
+        match tokio::time::timeout(Duration::from_secs(30), reader.recv()).await {
+            Ok(Ok(msg)) => {
+                each(&msg);
+                next.insert(msg.partition(), msg.offset() + 1);
+            }
+            Ok(Err(KafkaError::PartitionEOF(p))) => {
+                remaining.remove(&p);
+            }
             Ok(Err(e)) => return Err(e),
             Err(_) => {
                 tracing::warn!(
@@ -293,19 +404,9 @@ pub async fn read_to_end(
                 );
                 break;
             }
-        };
-        let Some(&end) = remaining.get(&msg.partition()) else {
-            continue;
-        };
-        if msg.offset() < end {
-            each(
-                msg.key().unwrap_or_default(),
-                msg.payload().unwrap_or_default(),
-            );
-        }
-        if msg.offset() + 1 >= end {
-            remaining.remove(&msg.partition());
         }
     }
+    let mut ends: Vec<(i32, i64)> = next.into_iter().collect();
+    ends.sort_unstable();
     Ok(ends)
 }

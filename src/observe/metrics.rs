@@ -24,6 +24,7 @@ pub const KAFKA_QUEUE: &str = "wirewatch_kafka_producer_queue_messages";
 pub const KAFKA_LAG: &str = "wirewatch_kafka_consumer_lag_messages";
 pub const CONSUMED: &str = "wirewatch_process_messages_consumed_total";
 pub const DEADLETTER: &str = "wirewatch_process_deadletter_total";
+pub const RECOVERED: &str = "wirewatch_process_recovered_total";
 pub const DEDUP: &str = "wirewatch_process_dedup_total";
 pub const TOPIC_STORIES: &str = "wirewatch_process_topic_stories_total";
 pub const OUTLET_STORIES: &str = "wirewatch_process_outlet_stories_total";
@@ -112,6 +113,10 @@ fn describe() {
     describe_counter!(
         ACTOR_MENTIONS,
         "Actors tagged on published stories, by actor kind."
+    );
+    describe_counter!(
+        RECOVERED,
+        "Raw messages reprocessed after a crash or rebalance whose outputs were already out (only their changelog record is written)."
     );
     describe_counter!(
         ALERTS,
@@ -210,6 +215,7 @@ pub fn zero_series(rules: &[(String, String)], topics: &[String], outlets: &[Str
         metrics::counter!(ACTOR_MENTIONS, "kind" => kind).increment(0);
     }
     metrics::counter!(CONSUMED).increment(0);
+    metrics::counter!(RECOVERED).increment(0);
     metrics::counter!(FETCH_NOT_MODIFIED).increment(0);
     for (rule, severity) in rules {
         metrics::counter!(ALERTS, "rule" => rule.clone(), "severity" => severity.clone())
