@@ -300,7 +300,8 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let decl = String::from_utf8_lossy(&head[..end]);
     let at = decl.find("encoding")?;
     let rest = decl[at + 8..].trim_start().strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next()?;
+    // Only a quoted value is a declaration (and the quote is one byte to slice past).
+    let quote = rest.chars().next().filter(|q| matches!(q, '"' | '\''))?;
     let rest = &rest[1..];
     let close = rest.find(quote)?;
     Some(rest[..close].to_string())
