@@ -3,6 +3,7 @@
 //! - [`text`]: markup removal and matching normalisation with offset maps
 //! - [`canon`]: canonical links
 //! - [`taxonomy`]: the taxonomy file → compiled actors, topics, alert rules
+//! - [`matcher`]: the leftmost-longest pattern search of the tagger (lock-step DFA walks)
 //! - [`tagger`]: actors, topic scores and alert conditions of one story, with evidence
 //! - [`table`]: the compact hash table of the dedup index's keys
 //! - [`dedup`]: the dedup index (exact, update, near-duplicate) over a time window
@@ -10,6 +11,7 @@
 
 pub mod canon;
 pub mod dedup;
+pub mod matcher;
 pub mod pipeline;
 pub mod table;
 pub mod tagger;

@@ -1,4 +1,4 @@
-//! The tagger: one pass of the compiled automaton over a story's headline, lead and body, then
+//! The tagger: one pass of the compiled matcher over a story's headline, lead and body, then
 //! actors (with context rules), topic scores and alert conditions, each with its evidence.
 //!
 //! Pure and synchronous: a [`Taxonomy`] and a [`Doc`] in, [`Tags`] out.
@@ -92,6 +92,70 @@ impl Fields<'_> {
     }
 }
 
+/// Target indexes (actor, term set) fit in 34 bits of the sort key.
+const INDEX_MASK: u128 = (1 << 34) - 1;
+
+/// A mention of a target, with the key it is sorted by: target kind and index (see
+/// [`target_key`]), then field, start and end.
+#[derive(Debug, Clone, Copy)]
+struct Keyed {
+    key: u128,
+    mention: Mention,
+}
+
+impl Keyed {
+    fn new(t: Target, m: Mention) -> Keyed {
+        let (kind, index) = target_key(t);
+        Keyed {
+            key: (kind as u128) << 100
+                | (index as u128 & INDEX_MASK) << 66
+                | (m.field as u128) << 64
+                | (m.start as u128) << 32
+                | m.end as u128,
+            mention: m,
+        }
+    }
+
+    /// Target kind and index.
+    fn target(&self) -> (u8, u64) {
+        (
+            (self.key >> 100) as u8,
+            ((self.key >> 66) & INDEX_MASK) as u64,
+        )
+    }
+}
+
+/// Mentions grouped by owner (term set or actor), each group in (field, start, end) order, with
+/// a sorted index of the owners present: lookups cost a binary search over the few owners a
+/// story mentions, whatever the size of the taxonomy.
+#[derive(Debug, Default)]
+struct Groups {
+    mentions: Vec<Mention>,
+    /// (owner, start, end) into `mentions`, by owner.
+    index: Vec<(usize, u32, u32)>,
+}
+
+impl Groups {
+    fn push(&mut self, owner: usize, m: Mention) {
+        let at = self.mentions.len() as u32;
+        match self.index.last_mut() {
+            Some((o, _, end)) if *o == owner => *end = at + 1,
+            _ => self.index.push((owner, at, at + 1)),
+        }
+        self.mentions.push(m);
+    }
+
+    fn of(&self, owner: usize) -> &[Mention] {
+        match self.index.binary_search_by_key(&owner, |(o, _, _)| *o) {
+            Ok(i) => {
+                let (_, lo, hi) = self.index[i];
+                &self.mentions[lo as usize..hi as usize]
+            }
+            Err(_) => &[],
+        }
+    }
+}
+
 /// Tags a story: actors, topic scores, and which alert rules' conditions hold.
 ///
 /// ```
@@ -129,16 +193,19 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
     };
     let has_summary = !fields.norms[1].is_empty();
 
-    let mut raw: Vec<(Target, Mention)> = Vec::new();
+    let mut raw: Vec<Keyed> = Vec::new();
+    let mut found = Vec::new();
     for (fi, norm) in fields.norms.iter().enumerate() {
         if norm.is_empty() {
             continue;
         }
         let hay = norm.text.as_bytes();
-        for m in tax.automaton.find_iter(&norm.text) {
-            let outer = &tax.patterns[m.pattern().as_usize()];
+        found.clear();
+        tax.matcher.find(hay, &mut found);
+        for m in &found {
+            let outer = &tax.patterns[m.pattern as usize];
             for n in &outer.nested {
-                let (s, e) = (m.start() + n.start as usize, m.start() + n.end as usize);
+                let (s, e) = ((m.start + n.start) as usize, (m.start + n.end) as usize);
                 let pat = &tax.patterns[n.pattern as usize];
                 let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
                 let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
@@ -162,54 +229,51 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
                     end: e as u32,
                     pos2,
                 };
-                for t in &pat.targets {
-                    raw.push((*t, mention));
-                }
+                raw.extend(pat.targets.iter().map(|t| Keyed::new(*t, mention)));
             }
         }
     }
-    raw.sort_unstable_by_key(|(t, m)| (target_key(*t), m.field, m.start, m.end));
+    // Each (target, field, start, end) occurs once, so the order is total.
+    raw.sort_unstable_by_key(|k| k.key);
 
-    let actor_mentions = resolve_actors(&raw);
-    let term_mentions: Vec<(usize, Mention)> = raw
-        .iter()
-        .filter_map(|(t, m)| match t {
-            Target::Term(set) => Some((*set, *m)),
-            _ => None,
-        })
-        .collect();
+    let mut terms = Groups::default();
+    let first_term = raw.partition_point(|k| k.target().0 < 4);
+    for k in &raw[first_term..] {
+        terms.push(k.target().1 as usize, k.mention);
+    }
+    let actor_mentions = resolve_actors(&raw[..first_term]);
     let ctx = Ctx {
-        terms: &term_mentions,
+        terms: &terms,
         actors: &actor_mentions,
         scores: Vec::new(),
     };
 
     // Actors.
-    let mut actors = Vec::new();
-    let mut i = 0;
-    while i < actor_mentions.len() {
-        let a = actor_mentions[i].0;
-        let j = i + actor_mentions[i..].partition_point(|(x, _)| *x == a);
-        let ms = &actor_mentions[i..j];
-        let actor = &tax.actors[a];
-        actors.push(ActorTag {
-            id: actor.id.clone(),
-            name: actor.name.clone(),
-            kind: actor.kind.as_str().to_string(),
-            mentions: ms.len(),
-            evidence: ms
-                .iter()
-                .take(MAX_EVIDENCE)
-                .map(|(_, m)| fields.evidence(m))
-                .collect(),
-        });
-        i = j;
-    }
+    let mut actors: Vec<ActorTag> = actor_mentions
+        .index
+        .iter()
+        .map(|&(a, lo, hi)| {
+            let ms = &actor_mentions.mentions[lo as usize..hi as usize];
+            let actor = &tax.actors[a];
+            ActorTag {
+                id: actor.id.clone(),
+                name: actor.name.clone(),
+                kind: actor.kind.as_str().to_string(),
+                mentions: ms.len(),
+                evidence: ms
+                    .iter()
+                    .take(MAX_EVIDENCE)
+                    .map(|m| fields.evidence(m))
+                    .collect(),
+            }
+        })
+        .collect();
     actors.sort_by(|x, y| y.mentions.cmp(&x.mentions).then_with(|| x.id.cmp(&y.id)));
 
     // Topics.
     let mut scores = vec![0.0; tax.topics.len()];
     let mut topics = Vec::new();
+    let mut evidence: Vec<Mention> = Vec::new();
     for (ti, topic) in tax.topics.iter().enumerate() {
         if let Some(set) = topic.exclude {
             if !ctx.set(set).is_empty() {
@@ -228,7 +292,7 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
                     raw_score += ctx
                         .set(*set)
                         .iter()
-                        .map(|(_, m)| weight * m.place.weight())
+                        .map(|m| weight * m.place.weight())
                         .sum::<f64>();
                 }
                 Signal::Actors { actors, weight } => {
@@ -236,7 +300,7 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
                         raw_score += ctx
                             .actor(*a)
                             .iter()
-                            .map(|(_, m)| weight * m.place.weight())
+                            .map(|m| weight * m.place.weight())
                             .sum::<f64>();
                     }
                 }
@@ -246,15 +310,13 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
         scores[ti] = score;
         if score > 0.0 && score >= topic.threshold {
             // Evidence only for the topics that are tagged.
-            let mut evidence: Vec<Mention> = Vec::new();
+            evidence.clear();
             for signal in &topic.signals {
                 match signal {
-                    Signal::Terms { set, .. } => {
-                        evidence.extend(ctx.set(*set).iter().map(|(_, m)| *m))
-                    }
+                    Signal::Terms { set, .. } => evidence.extend_from_slice(ctx.set(*set)),
                     Signal::Actors { actors, .. } => {
                         for a in actors {
-                            evidence.extend(ctx.actor(*a).iter().map(|(_, m)| *m));
+                            evidence.extend_from_slice(ctx.actor(*a));
                         }
                     }
                 }
@@ -316,82 +378,99 @@ fn target_key(t: Target) -> (u8, usize) {
 }
 
 /// Applies the actor rules: exclusion phrases, context aliases (licensed by a full mention or
-/// a title right before them), and nested matches of one actor counted once.
-fn resolve_actors(raw: &[(Target, Mention)]) -> Vec<(usize, Mention)> {
-    let of = |kind: u8, a: usize| -> &[(Target, Mention)] {
-        let lo = raw.partition_point(|(t, _)| target_key(*t) < (kind, a));
-        let hi = raw.partition_point(|(t, _)| target_key(*t) <= (kind, a));
-        &raw[lo..hi]
+/// a title right before them), and nested matches of one actor counted once. `raw` holds the
+/// actor targets (kinds 0 to 3), sorted.
+fn resolve_actors(raw: &[Keyed]) -> Groups {
+    // Start of each (kind, actor) group in `raw`, in order.
+    let mut starts: Vec<(u8, usize, usize)> = Vec::new();
+    for (i, k) in raw.iter().enumerate() {
+        let (kind, a) = k.target();
+        if starts
+            .last()
+            .is_none_or(|&(pk, pa, _)| (pk, pa) != (kind, a as usize))
+        {
+            starts.push((kind, a as usize, i));
+        }
+    }
+    let of = |kind: u8, a: usize| -> &[Keyed] {
+        match starts.binary_search_by_key(&(kind, a), |&(k, x, _)| (k, x)) {
+            Ok(i) => {
+                let end = starts.get(i + 1).map_or(raw.len(), |s| s.2);
+                &raw[starts[i].2..end]
+            }
+            Err(_) => &[],
+        }
     };
-    let mut actor_ids: Vec<usize> = raw
+    // Actors with a full or context mention, in order.
+    let mut actor_ids: Vec<usize> = starts
         .iter()
-        .filter_map(|(t, _)| match t {
-            Target::Actor(a) | Target::ContextAlias(a) => Some(*a),
-            _ => None,
-        })
+        .filter(|(kind, _, _)| *kind <= 1)
+        .map(|(_, a, _)| *a)
         .collect();
     actor_ids.sort_unstable();
     actor_ids.dedup();
 
-    let mut out = Vec::new();
+    let mut out = Groups::default();
+    let mut ms: Vec<Mention> = Vec::new();
     for a in actor_ids {
         let excluded = of(3, a);
         let not_excluded = |m: &Mention| {
-            !excluded
-                .iter()
-                .any(|(_, x)| x.field == m.field && x.start <= m.start && m.end <= x.end)
+            !excluded.iter().any(|x| {
+                let x = &x.mention;
+                x.field == m.field && x.start <= m.start && m.end <= x.end
+            })
         };
-        let full: Vec<Mention> = of(0, a)
-            .iter()
-            .map(|(_, m)| *m)
-            .filter(not_excluded)
-            .collect();
+        ms.clear();
+        ms.extend(
+            of(0, a)
+                .iter()
+                .map(|k| k.mention)
+                .filter(|m| not_excluded(m)),
+        );
+        let has_full = !ms.is_empty();
         let titles = of(2, a);
-        let mut ms = full.clone();
-        for (_, m) in of(1, a) {
+        for k in of(1, a) {
+            let m = &k.mention;
             if !not_excluded(m) {
                 continue;
             }
             let titled = titles
                 .iter()
-                .any(|(_, t)| t.field == m.field && t.end + 1 == m.start);
-            if !full.is_empty() || titled {
+                .any(|t| t.mention.field == m.field && t.mention.end + 1 == m.start);
+            if has_full || titled {
                 ms.push(*m);
             }
         }
-        // A match inside another match of the same actor is the same mention.
-        ms.sort_by_key(|m| (m.field, m.start, std::cmp::Reverse(m.end)));
-        let mut kept: Vec<Mention> = Vec::with_capacity(ms.len());
-        for m in ms {
-            if let Some(last) = kept.last() {
-                if last.field == m.field && m.end <= last.end {
+        // A match inside another match of the same actor is the same mention. (Mentions with
+        // equal keys are equal, so an unstable sort gives the same result.)
+        ms.sort_unstable_by_key(|m| (m.field, m.start, std::cmp::Reverse(m.end)));
+        let mut last: Option<Mention> = None;
+        for &m in &ms {
+            if let Some(l) = last {
+                if l.field == m.field && m.end <= l.end {
                     continue;
                 }
             }
-            kept.push(m);
+            out.push(a, m);
+            last = Some(m);
         }
-        out.extend(kept.into_iter().map(|m| (a, m)));
     }
     out
 }
 
 struct Ctx<'a> {
-    terms: &'a [(usize, Mention)],
-    actors: &'a [(usize, Mention)],
+    terms: &'a Groups,
+    actors: &'a Groups,
     scores: Vec<f64>,
 }
 
 impl Ctx<'_> {
-    fn set(&self, set: usize) -> &[(usize, Mention)] {
-        let lo = self.terms.partition_point(|(s, _)| *s < set);
-        let hi = self.terms.partition_point(|(s, _)| *s <= set);
-        &self.terms[lo..hi]
+    fn set(&self, set: usize) -> &[Mention] {
+        self.terms.of(set)
     }
 
-    fn actor(&self, actor: usize) -> &[(usize, Mention)] {
-        let lo = self.actors.partition_point(|(a, _)| *a < actor);
-        let hi = self.actors.partition_point(|(a, _)| *a <= actor);
-        &self.actors[lo..hi]
+    fn actor(&self, actor: usize) -> &[Mention] {
+        self.actors.of(actor)
     }
 
     /// Evaluates a condition; when `ev` is given, collects the mentions that made it hold.
@@ -401,7 +480,7 @@ impl Ctx<'_> {
                 let ms = self
                     .set(*set)
                     .iter()
-                    .map(|(_, m)| *m)
+                    .copied()
                     .filter(|m| m.place.within(*scope));
                 match ev {
                     None => ms.count() >= *min as usize,
@@ -420,9 +499,7 @@ impl Ctx<'_> {
                 let mut distinct = 0;
                 let before = ev.as_ref().map_or(0, Vec::len);
                 for a in actors {
-                    if let Some((_, m)) =
-                        self.actor(*a).iter().find(|(_, m)| m.place.within(*scope))
-                    {
+                    if let Some(m) = self.actor(*a).iter().find(|m| m.place.within(*scope)) {
                         distinct += 1;
                         if let Some(ev) = ev.as_mut() {
                             ev.push(*m);
@@ -442,20 +519,16 @@ impl Ctx<'_> {
                 b,
                 within,
                 scope,
-            } => {
-                for (_, x) in self.set(*a).iter().filter(|(_, m)| m.place.within(*scope)) {
-                    for (_, y) in self.set(*b).iter().filter(|(_, m)| m.place.within(*scope)) {
-                        if x.field == y.field && x.pos2.abs_diff(y.pos2) <= within * 2 {
-                            if let Some(ev) = ev {
-                                ev.push(*x);
-                                ev.push(*y);
-                            }
-                            return true;
-                        }
+            } => match near(self.set(*a), self.set(*b), *within * 2, *scope) {
+                Some((x, y)) => {
+                    if let Some(ev) = ev {
+                        ev.push(x);
+                        ev.push(y);
                     }
+                    true
                 }
-                false
-            }
+                None => false,
+            },
             Cond::All(cs) => {
                 let mut local = ev.as_ref().map(|_| Vec::new());
                 let ok = cs.iter().all(|c| self.eval(c, &mut local));
@@ -482,6 +555,30 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// The first mention `x` of `xs` (in their order) with a mention `y` of `ys` in the same field
+/// at most `within2` word positions away, both within `scope`; and the first such `y`.
+///
+/// Both lists are in (field, start, end) order, and word positions grow with `start` in a
+/// field, so the candidates for `y` are a run of `ys` found by binary search.
+fn near(xs: &[Mention], ys: &[Mention], within2: u32, scope: Scope) -> Option<(Mention, Mention)> {
+    if ys.is_empty() {
+        return None;
+    }
+    for x in xs.iter().filter(|m| m.place.within(scope)) {
+        let lo = x.pos2.saturating_sub(within2);
+        let hi = x.pos2.saturating_add(within2);
+        let from = ys.partition_point(|y| (y.field, y.pos2) < (x.field, lo));
+        let found = ys[from..]
+            .iter()
+            .take_while(|y| y.field == x.field && y.pos2 <= hi)
+            .find(|y| y.place.within(scope));
+        if let Some(y) = found {
+            return Some((*x, *y));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -6,14 +6,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::matcher::Matcher;
 use super::text::{is_cjk, normalize_pattern};
-
-/// Up to this many patterns the matcher is a DFA (about 20 MB at the limit).
-const DFA_MAX_PATTERNS: usize = 20_000;
 
 /// One validation error, with its location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,7 +310,8 @@ pub struct Taxonomy {
     /// Number of term sets (named lists and inline lists).
     pub term_sets: usize,
     pub patterns: Vec<Pattern>,
-    pub automaton: AhoCorasick,
+    /// Leftmost-longest search over all patterns (`Found::pattern` indexes `patterns`).
+    pub matcher: Matcher,
 }
 
 impl Taxonomy {
@@ -819,26 +818,17 @@ impl<'a> Compiler<'a> {
                 .collect();
             self.patterns[i].1.nested = nested;
         }
-        // Leftmost-longest search can skip ahead with a prefilter and a DFA: several times
-        // faster than reporting every overlapping match. A DFA's memory grows with the number
-        // of patterns, so very large taxonomies use the contiguous NFA.
-        let kind = if self.patterns.len() <= DFA_MAX_PATTERNS {
-            AhoCorasickKind::DFA
-        } else {
-            AhoCorasickKind::ContiguousNFA
-        };
-        let automaton = AhoCorasickBuilder::new()
-            .kind(Some(kind))
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(self.patterns.iter().map(|(p, _)| p.as_str()))
-            .map_err(build_error)?;
+        // Leftmost-longest search: several times faster than reporting every overlapping
+        // match (see `matcher.rs` for the automaton and the search).
+        let matcher =
+            Matcher::new(self.patterns.iter().map(|(p, _)| p.as_str())).map_err(build_error)?;
         Ok(Taxonomy {
             actors,
             topics,
             alerts,
             term_sets: self.set_ids.len(),
             patterns: self.patterns.into_iter().map(|(_, p)| p).collect(),
-            automaton,
+            matcher,
         })
     }
 }

@@ -223,23 +223,39 @@ fn is_unspaced(c: char) -> bool {
 pub struct Normalized {
     /// Lower-case, diacritics removed, separators collapsed to single spaces, trimmed.
     pub text: String,
-    /// For each byte of `text` (and one past the end), the byte offset in the original.
-    map: Vec<u32>,
-    /// Word position (twice the word index; unspaced CJK characters count one each) of each
-    /// byte of `text`.
-    pos2: Vec<u32>,
+    /// The map back to the original, run-length encoded: each span covers the bytes of `text`
+    /// from its `norm` to the next span's (or the end), all with the same word position.
+    spans: Vec<Span>,
+    /// Original offset and word position one past the end of `text`.
+    end_orig: u32,
+    end_pos2: u32,
+}
+
+/// Bytes of the normalised text that map back to the original in one simple way.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// First byte of the span in the normalised text.
+    norm: u32,
+    /// Original offset of that byte.
+    orig: u32,
+    /// Word position (twice the word index; unspaced CJK characters count one each) of every
+    /// byte of the span.
+    pos2: u32,
+    /// Byte `norm + k` comes from `orig + k` (a copied run) when true, from `orig` (one
+    /// original character written as several bytes) when false.
+    linear: bool,
 }
 
 impl Normalized {
     /// Original byte range of the normalised range `start..end`; `original` is the text this
     /// was normalised from.
     pub fn original_range(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
-        let s = self.map[start] as usize;
+        let s = self.orig(start) as usize;
         if end <= start {
             return (s, s);
         }
         // End: just after the source character of the last normalised byte.
-        let last = self.map[end - 1] as usize;
+        let last = self.orig(end - 1) as usize;
         let len = original
             .get(last..)
             .and_then(|rest| rest.chars().next())
@@ -247,13 +263,37 @@ impl Normalized {
         (s, (last + len).min(original.len()))
     }
 
-    /// Position of a byte in words ×2 (see `near`).
+    /// Position of a byte in words ×2 (see `near`); 0 past the end.
     pub fn pos2(&self, byte: usize) -> u32 {
-        self.pos2.get(byte).copied().unwrap_or(0)
+        match byte.cmp(&self.text.len()) {
+            std::cmp::Ordering::Less => self.spans[self.span_of(byte)].pos2,
+            std::cmp::Ordering::Equal => self.end_pos2,
+            std::cmp::Ordering::Greater => 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
+    }
+
+    /// Original offset of normalised byte `byte` (`text.len()` maps to the original's end).
+    fn orig(&self, byte: usize) -> u32 {
+        if byte >= self.text.len() {
+            return self.end_orig;
+        }
+        let span = &self.spans[self.span_of(byte)];
+        if span.linear {
+            span.orig + (byte as u32 - span.norm)
+        } else {
+            span.orig
+        }
+    }
+
+    /// Index of the span holding `byte` (< `text.len()`).
+    fn span_of(&self, byte: usize) -> usize {
+        self.spans
+            .partition_point(|s| s.norm as usize <= byte)
+            .saturating_sub(1)
     }
 }
 
@@ -269,11 +309,10 @@ pub fn normalize_text(input: &str) -> String {
 }
 
 fn normalize_with(input: &str, track: bool) -> Normalized {
-    let cap = if track { input.len() + 1 } else { 0 };
     let mut b = Builder {
         text: Vec::with_capacity(input.len()),
-        map: Vec::with_capacity(cap),
-        pos2: Vec::with_capacity(cap),
+        // About one span per word of ASCII text.
+        spans: Vec::with_capacity(if track { input.len() / 4 + 1 } else { 0 }),
         words2: 0,
         at_sep: true,
         track,
@@ -281,28 +320,36 @@ fn normalize_with(input: &str, track: bool) -> Normalized {
     let bytes = input.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let byte = bytes[i];
-        // Runs of lower-case ASCII letters and digits (most of a text) go in bulk.
-        if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
-            let run = bytes[i..]
-                .iter()
-                .position(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit()))
-                .unwrap_or(bytes.len() - i);
-            b.push_run(&bytes[i..i + run], i);
-            i += run;
-            continue;
-        }
-        // Other ASCII: byte by byte.
-        if byte < 0x80 {
-            if byte.is_ascii_alphanumeric() {
-                b.push(byte.to_ascii_lowercase(), i);
-            } else if byte == b'\'' && possessive_follows(bytes, i + 1) {
-                i += 1; // the 's'
-            } else {
-                b.sep(i);
+        // Eight bytes of plain words (ASCII letters, digits, single spaces) at once.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            if b.push_plain8(x, i) {
+                i += 8;
+                continue;
             }
-            i += 1;
-            continue;
+        }
+        match ASCII_CLASS[bytes[i] as usize] {
+            // Runs of ASCII letters and digits (most of a text) go in bulk, lower-cased.
+            WORD => {
+                let mut j = i + 1;
+                while j < bytes.len() && ASCII_CLASS[bytes[j] as usize] == WORD {
+                    j += 1;
+                }
+                b.push_ascii_run(&bytes[i..j], i);
+                i = j;
+                continue;
+            }
+            // An apostrophe-s possessive is dropped; other ASCII separates words.
+            QUOTE if possessive_follows(bytes, i + 1) => {
+                i += 2;
+                continue;
+            }
+            QUOTE | SEPARATOR => {
+                b.sep(i);
+                i += 1;
+                continue;
+            }
+            _ => {}
         }
         let c = input[i..].chars().next().unwrap_or('\u{FFFD}');
         let len = c.len_utf8();
@@ -346,10 +393,44 @@ fn normalize_with(input: &str, track: bool) -> Normalized {
     b.finish(input.len())
 }
 
+/// What an input byte is, for the ASCII fast path.
+const WORD: u8 = 0;
+const SEPARATOR: u8 = 1;
+const QUOTE: u8 = 2;
+const NON_ASCII: u8 = 3;
+
+const ASCII_CLASS: [u8; 256] = {
+    let mut t = [NON_ASCII; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = if (b as u8).is_ascii_alphanumeric() {
+            WORD
+        } else if b == b'\'' as usize {
+            QUOTE
+        } else {
+            SEPARATOR
+        };
+        b += 1;
+    }
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is in `lo..=hi`; every byte of `x` must be ASCII.
+#[inline]
+fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    // Byte b < 0x80: b + (0x80 - lo) reaches 0x80 iff b >= lo, b + (0x7F - hi) iff b > hi,
+    // and neither sum carries into the next byte.
+    let at_least_lo = x.wrapping_add(ONES * (0x80 - lo) as u64);
+    let above_hi = x.wrapping_add(ONES * (0x7F - hi) as u64);
+    at_least_lo & !above_hi & HIGH
+}
+
 struct Builder {
     text: Vec<u8>,
-    map: Vec<u32>,
-    pos2: Vec<u32>,
+    spans: Vec<Span>,
     words2: u32,
     /// True when the last thing written is a separator (or nothing yet).
     at_sep: bool,
@@ -358,34 +439,98 @@ struct Builder {
 }
 
 impl Builder {
+    /// Records that `len` bytes are about to be written, from original offset `orig` on
+    /// (`linear`: byte k from `orig + k`) or all from `orig`: extends the last span when it
+    /// continues it, else starts a new one.
     #[inline]
-    fn push(&mut self, byte: u8, orig: usize) {
-        self.text.push(byte);
-        if self.track {
-            self.map.push(orig as u32);
-            self.pos2.push(self.words2);
-        }
-        self.at_sep = false;
+    fn map(&mut self, orig: usize, len: usize, linear: bool) {
+        self.map_at(self.text.len(), orig, len, linear);
     }
 
-    /// Bytes that stay as they are, starting at `orig` in the original.
+    /// [`Builder::map`] for bytes written at `norm` in the normalised text.
     #[inline]
-    fn push_run(&mut self, run: &[u8], orig: usize) {
-        self.text.extend_from_slice(run);
-        if self.track {
-            self.map.extend(orig as u32..(orig + run.len()) as u32);
-            let w = self.words2;
-            self.pos2.extend(std::iter::repeat_n(w, run.len()));
+    fn map_at(&mut self, norm: usize, orig: usize, len: usize, linear: bool) {
+        if !self.track {
+            return;
         }
+        let norm = norm as u32;
+        let orig = orig as u32;
+        if let Some(last) = self.spans.last() {
+            if last.pos2 == self.words2 {
+                let last_len = norm - last.norm;
+                let continues = if last.linear {
+                    (linear || len == 1) && last.orig + last_len == orig
+                } else {
+                    (!linear || len == 1) && last.orig == orig
+                };
+                if continues {
+                    return;
+                }
+            }
+        }
+        self.spans.push(Span {
+            norm,
+            orig,
+            pos2: self.words2,
+            linear: linear || len == 1,
+        });
+    }
+
+    /// Writes the eight input bytes `x` (little-endian, from `orig` in the original) when they
+    /// are plain words: ASCII letters and digits, and spaces that each separate two words (so
+    /// the general path would write them as they are, lower-cased). Returns false, having
+    /// written nothing, otherwise.
+    #[inline]
+    fn push_plain8(&mut self, x: u64, orig: usize) -> bool {
+        if x & HIGH != 0 {
+            return false;
+        }
+        let spaces = in_range(x, b' ', b' ');
+        let words = in_range(x, b'0', b'9') | in_range(x | (ONES * 0x20), b'a', b'z');
+        if words | spaces != HIGH
+            || spaces & (spaces << 8) != 0
+            || (self.at_sep && spaces & 0x80 != 0)
+        {
+            return false;
+        }
+        let norm = self.text.len();
+        let lower = x | (in_range(x, b'A', b'Z') >> 2);
+        self.text.extend_from_slice(&lower.to_le_bytes());
+        // The map: a span per word, the space before a word starting it.
+        let mut from = 0;
+        let mut rest = spaces;
+        while rest != 0 {
+            let k = (rest.trailing_zeros() / 8) as usize;
+            if k > from {
+                self.map_at(norm + from, orig + from, k - from, true);
+            }
+            self.words2 += 2;
+            self.map_at(norm + k, orig + k, 1, true);
+            from = k + 1;
+            rest &= rest - 1;
+        }
+        if from < 8 {
+            self.map_at(norm + from, orig + from, 8 - from, true);
+        }
+        self.at_sep = spaces >> 63 != 0;
+        true
+    }
+
+    /// ASCII letters and digits starting at `orig` in the original, lower-cased.
+    #[inline]
+    fn push_ascii_run(&mut self, run: &[u8], orig: usize) {
+        self.map(orig, run.len(), true);
+        self.text.extend(run.iter().map(u8::to_ascii_lowercase));
         self.at_sep = false;
     }
 
     #[inline]
     fn push_char(&mut self, c: char, orig: usize) {
         let mut buf = [0u8; 4];
-        for &byte in c.encode_utf8(&mut buf).as_bytes() {
-            self.push(byte, orig);
-        }
+        let bytes = c.encode_utf8(&mut buf).as_bytes();
+        self.map(orig, bytes.len(), false);
+        self.text.extend_from_slice(bytes);
+        self.at_sep = false;
     }
 
     #[inline]
@@ -394,31 +539,30 @@ impl Builder {
             return;
         }
         self.words2 += 2;
+        self.map(orig, 1, true);
         self.text.push(b' ');
-        if self.track {
-            self.map.push(orig as u32);
-            self.pos2.push(self.words2);
-        }
         self.at_sep = true;
     }
 
     fn finish(mut self, input_len: usize) -> Normalized {
         if self.text.last() == Some(&b' ') {
             self.text.pop();
-            self.map.pop();
-            self.pos2.pop();
-        }
-        if self.track {
-            self.map.push(input_len as u32);
-            self.pos2.push(self.words2);
+            if self
+                .spans
+                .last()
+                .is_some_and(|s| s.norm as usize == self.text.len())
+            {
+                self.spans.pop();
+            }
         }
         // Only whole UTF-8 sequences were pushed, so this never fails; stay total anyway.
         let text = String::from_utf8(self.text)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Normalized {
             text,
-            map: self.map,
-            pos2: self.pos2,
+            spans: self.spans,
+            end_orig: input_len as u32,
+            end_pos2: self.words2,
         }
     }
 }
@@ -433,7 +577,7 @@ fn possessive_follows(bytes: &[u8], at: usize) -> bool {
 
 /// Normalises a pattern (alias or term) the same way as text, without the offset maps.
 pub fn normalize_pattern(p: &str) -> String {
-    normalize(p).text
+    normalize_text(p)
 }
 
 #[cfg(test)]
@@ -481,6 +625,163 @@ mod tests {
         let at = n.text.find("kim jong un").unwrap();
         let (s, e) = n.original_range(src, at, at + "kim jong un".len());
         assert_eq!(&src[s..e], "Kim Jong-Un");
+    }
+
+    /// The per-byte maps of the first implementation (one map entry and one word position per
+    /// normalised byte), kept as the reference for the run-length map.
+    fn reference(input: &str) -> (String, Vec<usize>, Vec<u32>) {
+        let (mut text, mut map, mut pos2) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut words2, mut at_sep) = (0u32, true);
+        let mut push = |text: &mut Vec<u8>, c: char, at: usize, w: u32, at_sep: &mut bool| {
+            let mut buf = [0u8; 4];
+            for &b in c.encode_utf8(&mut buf).as_bytes() {
+                text.push(b);
+                map.push(at);
+                pos2.push(w);
+            }
+            *at_sep = false;
+        };
+        let mut seps = Vec::new();
+        let bytes = input.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = input[i..].chars().next().unwrap();
+            let len = c.len_utf8();
+            if (c == '\'' || c == '\u{2019}') && possessive_follows(bytes, i + len) {
+                i += len + 1;
+                continue;
+            }
+            let mut out: Vec<Option<char>> = Vec::new();
+            if c.is_ascii() {
+                out.push(c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase()));
+            } else if is_cjk(c) {
+                let f = if (0xFF66..=0xFF9F).contains(&(c as u32)) {
+                    c.nfkc().next().unwrap()
+                } else {
+                    c
+                };
+                out.push(Some(f));
+            } else {
+                for d in c.nfkd().filter(|d| !is_combining_mark(*d)) {
+                    out.extend(d.to_lowercase().map(|l| l.is_alphanumeric().then_some(l)));
+                }
+                if !out.iter().any(Option::is_some) && !c.is_alphanumeric() {
+                    out.push(None);
+                }
+            }
+            for o in out {
+                match o {
+                    Some(l) => push(&mut text, l, i, words2, &mut at_sep),
+                    None if !at_sep => {
+                        words2 += 2;
+                        seps.push(text.len());
+                        push(&mut text, ' ', i, words2, &mut at_sep);
+                        at_sep = true;
+                    }
+                    None => {}
+                }
+            }
+            if is_unspaced(c) {
+                words2 += 1;
+            }
+            i += len;
+        }
+        if text.last() == Some(&b' ') {
+            text.pop();
+            map.pop();
+            pos2.pop();
+        }
+        map.push(input.len());
+        pos2.push(words2);
+        (String::from_utf8(text).unwrap(), map, pos2)
+    }
+
+    #[test]
+    fn run_length_map_matches_the_per_byte_reference() {
+        const PIECES: &[&str] = &[
+            "Kim",
+            "JONG",
+            "un",
+            "Jong-Un's",
+            "Kim\u{2019}s",
+            "it's",
+            "'S",
+            "U.S.",
+            "x",
+            "  ",
+            " ",
+            ".",
+            "--",
+            "Pyŏngyang",
+            "Pyo\u{306}ngyang",
+            "Séoul",
+            "e\u{301}",
+            "\u{301}",
+            "북한이",
+            "北朝鮮が",
+            "ﾐｻｲﾙ",
+            "Ｆｕｌｌ－width",
+            "ﬁre",
+            "½",
+            "ß",
+            "İ",
+            "Ⅻ",
+            "🚀",
+            "\u{a0}",
+            "abcdefgh",
+            "ABCDEFGHIJ",
+            "a b c d e",
+            "2023",
+            "\t\n",
+            "«",
+            "—",
+            "Ω",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..3_000 {
+            let mut input = String::new();
+            for _ in 0..(seed % 40) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                input.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+                if seed % 3 == 0 {
+                    input.push(' ');
+                }
+            }
+            let n = normalize(&input);
+            let (text, map, pos2) = reference(&input);
+            assert_eq!(n.text, text, "{input:?}");
+            assert_eq!(normalize_text(&input), text, "{input:?}");
+            for b in 0..=text.len() {
+                assert_eq!(n.orig(b) as usize, map[b], "{input:?} byte {b}");
+                assert_eq!(n.pos2(b), pos2[b], "{input:?} byte {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn evidence_ranges_cover_whole_original_characters() {
+        // Multi-byte UTF-8, CJK, decomposed diacritics, full-width and half-width forms.
+        for (src, norm, orig) in [
+            ("The Pyŏngyang regime", "pyongyang", "Pyŏngyang"),
+            // A lone combining mark separates (as it always has): the range still spans it.
+            ("Pyo\u{306}ngyang said", "pyo ngyang", "Pyo\u{306}ngyang"),
+            ("«Séoul» — Tokyo", "seoul", "Séoul"),
+            ("北朝鮮が弾道ミサイルを発射", "ミサイル", "ミサイル"),
+            ("ﾐｻｲﾙ発射", "ミサイル", "ﾐｻｲﾙ"),
+            ("ＵＳ－Japan talks", "us japan", "ＵＳ－Japan"),
+            ("북한이 미사일을", "미사일", "미사일"),
+            ("The KIM JONG-UN’s visit", "kim jong un", "KIM JONG-UN"),
+        ] {
+            let n = normalize(src);
+            let at = n
+                .text
+                .find(norm)
+                .unwrap_or_else(|| panic!("{norm} in {}", n.text));
+            let (s, e) = n.original_range(src, at, at + norm.len());
+            assert_eq!(&src[s..e], orig, "{src}");
+        }
     }
 
     #[test]
