@@ -195,17 +195,29 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
 
     let mut raw: Vec<Keyed> = Vec::new();
     let mut found = Vec::new();
+    // The text searched: a space, then the field (see `Taxonomy::matcher`).
+    let mut spaced: Vec<u8> = Vec::new();
     for (fi, norm) in fields.norms.iter().enumerate() {
         if norm.is_empty() {
             continue;
         }
         let hay = norm.text.as_bytes();
+        spaced.clear();
+        spaced.push(b' ');
+        spaced.extend_from_slice(hay);
         found.clear();
-        tax.matcher.find(hay, &mut found);
+        tax.matcher.find(&spaced, &mut found);
         for m in &found {
             let outer = &tax.patterns[m.pattern as usize];
+            // Where the pattern starts in `hay`: after the space searched with it, or, for a
+            // pattern searched without one, one byte back.
+            let at = if outer.cjk_start {
+                m.start - 1
+            } else {
+                m.start
+            };
             for n in &outer.nested {
-                let (s, e) = ((m.start + n.start) as usize, (m.start + n.end) as usize);
+                let (s, e) = ((at + n.start) as usize, (at + n.end) as usize);
                 let pat = &tax.patterns[n.pattern as usize];
                 let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
                 let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
@@ -674,6 +686,41 @@ when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north
         assert_eq!(tags.alerts.len(), 1);
         let ev = &tags.actors[0].evidence[0];
         assert_eq!((ev.start, ev.end, ev.text.as_str()), (0, 9, "Pyongyang"));
+    }
+
+    #[test]
+    fn a_pattern_inside_a_word_does_not_hide_the_next_word() {
+        // "U.S." normalises to "u s", which also occurs across "daegu south" and "ju seoul".
+        let t = Taxonomy::from_toml(
+            "t.toml",
+            r#"
+version = 1
+
+[[actor]]
+id = "south-korea"
+name = "South Korea"
+kind = "country"
+aliases = ["Seoul"]
+
+[[actor]]
+id = "united-states"
+name = "United States"
+kind = "country"
+aliases = ["U.S."]
+"#,
+        )
+        .unwrap();
+        for (text, at) in [
+            ("Daegu, South Korea hosts the summit", 7),
+            ("Jeju Seoul flights resume", 5),
+            ("Gwangju South Korea", 8),
+        ] {
+            let tags = tag(&t, &title(text));
+            assert_eq!(ids(&tags).0, ["south-korea"], "{text}");
+            assert_eq!(tags.actors[0].evidence[0].start, at, "{text}");
+        }
+        let tags = tag(&t, &title("U.S. envoy in Seoul"));
+        assert_eq!(ids(&tags).0, ["south-korea", "united-states"]);
     }
 
     #[test]
