@@ -1,5 +1,6 @@
-//! `wirewatch process` killed with SIGKILL in the middle of its work, as real processes: nothing
-//! is lost and no story comes out twice. Runs against the broker in `WIREWATCH_TEST_KAFKA`
+//! `wirewatch process` killed with SIGKILL in the middle of its work, and a scale-out of two
+//! fetchers and three processors, as real processes: nothing is lost and no story comes out
+//! twice. Runs against the broker in `WIREWATCH_TEST_KAFKA`
 //! (tansu in CI, a separate process) or else an embedded broker hosted by the test.
 //!
 //! Counts are printed (`stories in / out / duplicates / lost`) for the closing report.
@@ -138,14 +139,18 @@ fn write_config(cfg: &Config, dir: &Path) -> PathBuf {
 }
 
 fn spawn_process(config: &Path, log: &Path) -> Child {
+    spawn("process", config, log)
+}
+
+fn spawn(stage: &str, config: &Path, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_wirewatch"))
-        .args(["process", "--config"])
+        .args([stage, "--config"])
         .arg(config)
         .env("WIREWATCH_LOG", "info,rdkafka=warn,wirewatch::kafka=debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
-        .expect("wirewatch process starts")
+        .expect("wirewatch starts")
 }
 
 fn sigkill(child: &mut Child) {
@@ -268,5 +273,108 @@ async fn three_processors_one_killed_then_scaled_back_up() {
     for p in &mut procs {
         sigterm(p);
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// RSS for feed `f`: `items` stories, each with its own words (see `story`).
+fn feed_doc(f: usize, items: usize) -> Vec<u8> {
+    let mut x =
+        format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Feed {f}</title>");
+    for i in 0..items {
+        let s = story(10_000 + f * 100 + i);
+        x.push_str(&format!(
+            "<item><guid>f{f}-{i}</guid><link>https://feed{f}.example/{i}</link><title>{}</title><description>{}</description></item>",
+            s.title, s.content
+        ));
+    }
+    x.push_str("</channel></rss>");
+    x.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_fetchers_and_three_processors_share_the_work() {
+    const FEEDS: usize = 12;
+    const ITEMS: usize = 5;
+    let docs = Docs::default();
+    let names: Vec<(String, String)> = (0..FEEDS)
+        .map(|f| (format!("scale-{f}"), format!("scale-{f}.xml")))
+        .collect();
+    for (f, (_, path)) in names.iter().enumerate() {
+        docs.set(path, feed_doc(f, ITEMS));
+    }
+    let server = feed_server(docs.clone()).await;
+    let feeds: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|(id, path)| (id.as_str(), "Scale", path.as_str()))
+        .collect();
+    let mut cfg = test_config("placeholder", server, &feeds);
+    cfg.fetch.shared = true;
+    cfg.fetch.shards = 8;
+    cfg.fetch.default_interval_secs = 600;
+    cfg.fetch.min_interval_secs = 600;
+    cfg.fetch.max_interval_secs = 600;
+    let _embedded = broker(&mut cfg).await;
+    let brokers = cfg.kafka.brokers.clone();
+    let t = cfg.kafka.topics.clone();
+    let dir = temp_dir("scale-out");
+    let mut file_cfg = cfg.clone();
+    file_cfg.taxonomy.path = repo().join("config/taxonomy.toml");
+    let config = dir.join("scale.toml");
+    std::fs::write(&config, toml::to_string(&file_cfg).unwrap()).unwrap();
+    let raw_rx = reader(&brokers, &t.raw);
+    let enriched = reader(&brokers, &t.enriched);
+
+    let mut procs: Vec<Child> = (0..3)
+        .map(|i| spawn("process", &config, &dir.join(format!("process{i}.log"))))
+        .collect();
+    let mut fetchers: Vec<Child> = (0..2)
+        .map(|i| spawn("fetch", &config, &dir.join(format!("fetch{i}.log"))))
+        .collect();
+    let want = FEEDS * ITEMS;
+    let mut raw = Vec::new();
+    let mut events = Vec::new();
+    read_events(&raw_rx, &mut raw, want, Duration::from_secs(120)).await;
+    read_events(&enriched, &mut events, want, Duration::from_secs(120)).await;
+    for p in fetchers.iter_mut().chain(procs.iter_mut()) {
+        sigterm(p);
+    }
+
+    let mut per_story: HashMap<String, usize> = HashMap::new();
+    for e in &events {
+        assert_eq!(e["dedup"]["status"], "new", "{e}");
+        *per_story
+            .entry(e["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let dups: usize = per_story.values().map(|c| c - 1).sum();
+    let lost = want.saturating_sub(per_story.len());
+    let full = docs.full_hits();
+    let downloads: Vec<u64> = names
+        .iter()
+        .map(|(_, p)| full.get(p).copied().unwrap_or(0))
+        .collect();
+    println!(
+        "2 fetchers + 3 processors: stories in {want} (raw {}), out {}, duplicates {dups}, lost {lost}; downloads per feed {downloads:?}",
+        raw.len(),
+        per_story.len()
+    );
+    assert_eq!(raw.len(), want, "each item published once");
+    assert_eq!((per_story.len(), dups, lost), (want, 0, 0));
+    assert!(
+        downloads.iter().all(|&d| d == 1),
+        "each feed downloaded once: {downloads:?}"
+    );
+    let logs: Vec<String> = (0..2)
+        .map(|i| std::fs::read_to_string(dir.join(format!("fetch{i}.log"))).unwrap_or_default())
+        .collect();
+    // Both fetchers got a share of the feed list.
+    let got_shards = |log: &str| {
+        log.lines()
+            .any(|l| l.contains("feed shards assigned") && !l.contains("shards=[]"))
+    };
+    assert!(
+        logs.iter().all(|l| got_shards(l)),
+        "both fetchers own shards"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
