@@ -610,17 +610,26 @@ impl DedupIndex {
 
     /// The remembered story (of another feed) sharing most of `fp`'s fingerprints, if enough.
     fn best_candidate(&self, fp: &Fingerprint, feed: u16) -> Option<(u32, f32)> {
-        let mut counts: Vec<(u32, u32)> = Vec::new();
+        // Hits per remembered story, in the order the stories are first met (which breaks
+        // ties): counted by sorting rather than a search per hit, since a body with stock
+        // phrasing can point at hundreds of stories.
+        let mut seen: Vec<(u32, u32)> = Vec::with_capacity(fp.anchors.len());
         for (a, _) in &fp.anchors {
             for slot in self.slots_of(*a) {
-                match counts.iter_mut().find(|(s, _)| *s == slot) {
-                    Some((_, c)) => *c += 1,
-                    None => counts.push((slot, 1)),
-                }
+                seen.push((slot, seen.len() as u32));
             }
         }
+        seen.sort_unstable();
+        let mut counts: Vec<(u32, u32, u32)> = Vec::new(); // (first met, slot, hits)
+        for &(slot, at) in &seen {
+            match counts.last_mut() {
+                Some((_, s, c)) if *s == slot => *c += 1,
+                _ => counts.push((at, slot, 1)),
+            }
+        }
+        counts.sort_unstable();
         let mut best: Option<(u32, f32)> = None;
-        for (slot, hits) in counts {
+        for (_, slot, hits) in counts {
             let rec = &self.stories[slot as usize];
             if !rec.live || rec.feed == feed {
                 continue;
