@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -277,39 +277,8 @@ async fn watch_taxonomy(
     tx: watch::Sender<Arc<Taxonomy>>,
     stop: CancellationToken,
 ) {
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut last: Option<SystemTime> = mtime(&path);
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    loop {
-        let tick = async {
-            if every_secs == 0 {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(Duration::from_secs(every_secs)).await
-            }
-        };
-        #[cfg(unix)]
-        let hup_fut = async {
-            match hup.as_mut() {
-                Some(h) => {
-                    h.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let hup_fut = std::future::pending::<()>();
-        let forced = tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick => false,
-            _ = hup_fut => true,
-        };
-        let now = mtime(&path);
-        if !forced && now == last {
-            continue;
-        }
-        last = now;
+    let mut files = crate::filewatch::FileWatch::new(vec![path.clone()], every_secs);
+    while files.changed(&stop).await {
         match load_taxonomy(&path) {
             Ok(t) => {
                 tracing::info!(path = %path.display(), actors = t.actors.len(), topics = t.topics.len(), "taxonomy reloaded");

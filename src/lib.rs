@@ -26,6 +26,7 @@ pub mod core;
 pub mod eval;
 pub mod feed;
 pub mod fetch;
+pub mod filewatch;
 pub mod kafka;
 pub mod notify;
 pub mod observe;

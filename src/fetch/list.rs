@@ -4,9 +4,8 @@
 //! errors and the running list stays.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -72,51 +71,14 @@ fn sources(cfg: &Config) -> Vec<PathBuf> {
     files
 }
 
-fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    files.iter().map(|p| mtime(p)).collect()
-}
-
 /// Follows the config file and the OPML files (polled every `fetch.reload_secs`, and on SIGHUP)
 /// and publishes each valid, changed feed list to `tx`, until `stop`.
 pub async fn watch(cfg: Arc<Config>, tx: watch::Sender<FeedList>, stop: CancellationToken) {
     let Some(config_path) = cfg.source.clone() else {
         return; // built in memory: nothing to follow
     };
-    let every = cfg.fetch.reload_secs;
-    let mut files = sources(&cfg);
-    let mut last = mtimes(&files);
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    loop {
-        let tick = async {
-            if every == 0 {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(Duration::from_secs(every)).await
-            }
-        };
-        #[cfg(unix)]
-        let hup_fut = async {
-            match hup.as_mut() {
-                Some(h) => {
-                    h.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let hup_fut = std::future::pending::<()>();
-        let forced = tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick => false,
-            _ = hup_fut => true,
-        };
-        let now = mtimes(&files);
-        if !forced && now == last {
-            continue;
-        }
-        last = now;
+    let mut files = crate::filewatch::FileWatch::new(sources(&cfg), cfg.fetch.reload_secs);
+    while files.changed(&stop).await {
         let loaded = Config::load(&config_path)
             .map_err(|e| e.to_string())
             .and_then(|mut c| {
@@ -128,8 +90,7 @@ pub async fn watch(cfg: Arc<Config>, tx: watch::Sender<FeedList>, stop: Cancella
             Ok((new_cfg, feeds)) => {
                 metrics::counter!(m::FEED_LIST_RELOADS, "outcome" => "ok").increment(1);
                 // The OPML files named may have changed too.
-                files = sources(&new_cfg);
-                last = mtimes(&files);
+                files.set_files(sources(&new_cfg));
                 if serde_json::to_value(&new_cfg.fetch).ok()
                     != serde_json::to_value(&cfg.fetch).ok()
                 {
@@ -180,6 +141,7 @@ pub fn diff(old: &[FeedConfig], new: &[FeedConfig]) -> (usize, usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
