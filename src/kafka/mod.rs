@@ -63,6 +63,16 @@ impl Role {
 pub struct StatsContext;
 
 impl ClientContext for StatsContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error {
+            // Readers ask to be told where a partition ends (`read_range`): not an error.
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF) => {
+                tracing::trace!(reason, "end of partition")
+            }
+            _ => tracing::error!(error = %error, reason, "librdkafka error"),
+        }
+    }
+
     fn stats(&self, stats: Statistics) {
         if stats.client_type == "producer" {
             metrics::gauge!(m::KAFKA_QUEUE).set(stats.msg_cnt as f64);
