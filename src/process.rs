@@ -325,7 +325,7 @@ pub async fn run(
     );
     let (peer_tx, mut peer_rx) = mpsc::channel::<Remembered>(4096);
     let follower_stop = stop.child_token();
-    tokio::spawn(follow_changelog(
+    let follower = tokio::spawn(follow_changelog(
         cfg.clone(),
         brokers.clone(),
         instance.clone(),
@@ -430,6 +430,10 @@ pub async fn run(
     };
     ready.set(false);
     follower_stop.cancel();
+    // Its reader closes before the broker connection goes (no "brokers down" at exit); the
+    // receiver goes first so a follower blocked on a full channel ends too.
+    drop(peer_rx);
+    let _ = follower.await;
     // Drain: everything already consumed is delivered and its offset stored.
     let mut drained = result;
     while let Some(done) = in_flight.next().await {
