@@ -216,6 +216,7 @@ pub fn zero_series(rules: &[(String, String)], topics: &[String], outlets: &[Str
     }
     metrics::counter!(CONSUMED).increment(0);
     metrics::counter!(RECOVERED).increment(0);
+    metrics::gauge!(FETCH_SHARDS_OWNED).set(0.0);
     metrics::counter!(FETCH_NOT_MODIFIED).increment(0);
     for (rule, severity) in rules {
         metrics::counter!(ALERTS, "rule" => rule.clone(), "severity" => severity.clone())
