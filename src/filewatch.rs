@@ -53,14 +53,7 @@ impl FileWatch {
                 }
             };
             #[cfg(unix)]
-            let hup = async {
-                match self.hup.as_mut() {
-                    Some(h) => {
-                        h.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
+            let hup = crate::shutdown::next_signal(&mut self.hup);
             #[cfg(not(unix))]
             let hup = std::future::pending::<()>();
             let forced = tokio::select! {

@@ -128,14 +128,42 @@ async fn produce(brokers: &str, topic: &str, range: std::ops::Range<usize>) {
     futures::future::join_all(sends).await;
 }
 
-/// Writes the config for `wirewatch process` and returns its path.
-fn write_config(cfg: &Config, dir: &Path) -> PathBuf {
+/// Writes `cfg` as `dir/name` for a `wirewatch` process and returns its path.
+fn write_config(cfg: &Config, dir: &Path, name: &str) -> PathBuf {
     let mut cfg = cfg.clone();
     cfg.taxonomy.path = repo().join("config/taxonomy.toml");
-    cfg.feeds.clear();
-    let path = dir.join("process.toml");
+    let path = dir.join(name);
     std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
     path
+}
+
+/// What each test here starts from: a broker, its config written to a scratch directory.
+struct Rig {
+    cfg: Config,
+    brokers: String,
+    topics: wirewatch::config::TopicNames,
+    dir: PathBuf,
+    config: PathBuf,
+    _embedded: Option<EmbeddedBroker>,
+}
+
+async fn rig(name: &str, mut cfg: Config) -> Rig {
+    let embedded = broker(&mut cfg).await;
+    let dir = temp_dir(name);
+    let config = write_config(&cfg, &dir, &format!("{name}.toml"));
+    Rig {
+        brokers: cfg.kafka.brokers.clone(),
+        topics: cfg.kafka.topics.clone(),
+        cfg,
+        dir,
+        config,
+        _embedded: embedded,
+    }
+}
+
+/// A config for `process` only (no feeds).
+fn process_config() -> Config {
+    test_config("placeholder", "127.0.0.1:1".parse().unwrap(), &[])
 }
 
 fn spawn_process(config: &Path, log: &Path) -> Child {
@@ -194,12 +222,14 @@ fn temp_dir(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn process_killed_mid_batch_and_restarted_loses_nothing_and_emits_nothing_twice() {
     const N: usize = 1500;
-    let mut cfg = test_config("placeholder", "127.0.0.1:1".parse().unwrap(), &[]);
-    let _embedded = broker(&mut cfg).await;
-    let brokers = cfg.kafka.brokers.clone();
-    let t = cfg.kafka.topics.clone();
-    let dir = temp_dir("kill");
-    let config = write_config(&cfg, &dir);
+    let Rig {
+        cfg: _,
+        brokers,
+        topics: t,
+        dir,
+        config,
+        _embedded,
+    } = rig("kill", process_config()).await;
     produce(&brokers, &t.raw, 0..N).await;
 
     let enriched = reader(&brokers, &t.enriched);
@@ -233,12 +263,14 @@ async fn process_killed_mid_batch_and_restarted_loses_nothing_and_emits_nothing_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processors_one_killed_then_scaled_back_up() {
     const N: usize = 900;
-    let mut cfg = test_config("placeholder", "127.0.0.1:1".parse().unwrap(), &[]);
-    let _embedded = broker(&mut cfg).await;
-    let brokers = cfg.kafka.brokers.clone();
-    let t = cfg.kafka.topics.clone();
-    let dir = temp_dir("scale");
-    let config = write_config(&cfg, &dir);
+    let Rig {
+        cfg: _,
+        brokers,
+        topics: t,
+        dir,
+        config,
+        _embedded,
+    } = rig("scale", process_config()).await;
     let enriched = reader(&brokers, &t.enriched);
     let mut events = Vec::new();
 
@@ -313,14 +345,14 @@ async fn two_fetchers_and_three_processors_share_the_work() {
     cfg.fetch.default_interval_secs = 600;
     cfg.fetch.min_interval_secs = 600;
     cfg.fetch.max_interval_secs = 600;
-    let _embedded = broker(&mut cfg).await;
-    let brokers = cfg.kafka.brokers.clone();
-    let t = cfg.kafka.topics.clone();
-    let dir = temp_dir("scale-out");
-    let mut file_cfg = cfg.clone();
-    file_cfg.taxonomy.path = repo().join("config/taxonomy.toml");
-    let config = dir.join("scale.toml");
-    std::fs::write(&config, toml::to_string(&file_cfg).unwrap()).unwrap();
+    let Rig {
+        brokers,
+        topics: t,
+        dir,
+        config,
+        _embedded,
+        ..
+    } = rig("scale-out", cfg).await;
     let raw_rx = reader(&brokers, &t.raw);
     let enriched = reader(&brokers, &t.enriched);
 
@@ -382,12 +414,14 @@ async fn two_fetchers_and_three_processors_share_the_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_commits_and_exits_zero_and_a_second_signal_forces_exit() {
     const N: usize = 600;
-    let mut cfg = test_config("placeholder", "127.0.0.1:1".parse().unwrap(), &[]);
-    let _embedded = broker(&mut cfg).await;
-    let brokers = cfg.kafka.brokers.clone();
-    let t = cfg.kafka.topics.clone();
-    let dir = temp_dir("sigterm");
-    let config = write_config(&cfg, &dir);
+    let Rig {
+        cfg,
+        brokers,
+        topics: t,
+        dir,
+        config,
+        _embedded,
+    } = rig("sigterm", process_config()).await;
     produce(&brokers, &t.raw, 0..N).await;
     let enriched = reader(&brokers, &t.enriched);
     let mut events = Vec::new();
@@ -429,8 +463,7 @@ async fn sigterm_drains_commits_and_exits_zero_and_a_second_signal_forces_exit()
     fcfg.kafka.create_topics = false;
     fcfg.kafka.properties = cfg.kafka.properties.clone();
     fcfg.shutdown.deadline_secs = 60;
-    let fconfig = dir.join("fetch.toml");
-    std::fs::write(&fconfig, toml::to_string(&fcfg).unwrap()).unwrap();
+    let fconfig = write_config(&fcfg, &dir, "fetch.toml");
     let mut fetcher = spawn("fetch", &fconfig, &dir.join("fetch.log"));
     let (_conn, _) = tokio::task::spawn_blocking(move || hang.accept().unwrap())
         .await
