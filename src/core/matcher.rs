@@ -1,31 +1,31 @@
-//! The pattern matcher of the tagger: leftmost-longest, non-overlapping matches of every
-//! taxonomy pattern in a normalised text — exactly what `aho_corasick::AhoCorasick::find_iter`
-//! reports with `MatchKind::LeftmostLongest`, only faster on long texts.
+//! The pattern matcher of the tagger: the leftmost-longest, non-overlapping matches of the
+//! taxonomy's patterns in a normalised text (see `text::normalize`: lower case, words
+//! separated by single spaces).
 //!
-//! Why not `find_iter` itself: a DFA over a few thousand patterns is tens of megabytes, so
-//! nearly every byte's transition is a cache miss and the search waits on memory, one byte
-//! after the other. Here a long text is cut into [`STREAMS`] pieces searched in lock step (one
-//! byte of each piece per round), so those misses overlap. A piece other than the first starts
-//! on a guess (a fresh search at its first byte); the results are then joined at a point where
-//! the true search and the guess restart at the same byte, after which they are the same search
-//! (see [`Matcher::find`]). When they never meet, the true search simply carries on alone, so
-//! the result never depends on the cut.
+//! Patterns come in two kinds, searched differently:
 //!
-//! Automata above [`DFA_MAX_PATTERNS`] patterns are a contiguous NFA, searched in one stream
-//! (the NFA is compact and computes more per byte, so it gains nothing from the lock step).
+//! - **Word patterns** (no CJK character): whole words, so they match a run of whole words of
+//!   the text. The text is cut at its spaces and each word looked up, by hash, in a table of
+//!   the words the patterns use; a word that starts a pattern walks a trie of word ids
+//!   (`north` → `korea` → `n`…). One probe of a small table per word of text, instead of a
+//!   DFA transition per byte over an automaton of tens of megabytes: several times faster,
+//!   and the same speed whatever the number of patterns. Word boundaries come for free: a
+//!   pattern cannot start or end inside a word.
+//! - **CJK patterns** (any Han, kana or Hangul character): Korean, Japanese and Chinese are
+//!   matched without word boundaries, so they go to an Aho-Corasick automaton
+//!   (leftmost-longest), run only on texts with non-ASCII bytes. The tagger checks the word
+//!   boundaries a CJK pattern still needs on a Latin end.
+//!
+//! Each kind's matches are leftmost-longest among the patterns of that kind; the two lists
+//! are merged in text order (a pattern mixing scripts, such as "g7 정상", may overlap a word
+//! match: both are reported).
 
-use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::{dfa, nfa, Anchored, BuildError, MatchKind, StartKind};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// Up to this many patterns the matcher is a DFA (about 7 KB per pattern with the shipped
-/// taxonomy's alphabet, so some 140 MB at the limit).
-pub const DFA_MAX_PATTERNS: usize = 20_000;
+use aho_corasick::{AhoCorasick, BuildError, MatchKind};
 
-/// Number of pieces searched in lock step.
-const STREAMS: usize = 4;
-
-/// Texts shorter than this are searched in one stream (the joining is not worth it).
-const MIN_INTERLEAVED_LEN: usize = 512;
+use super::text::is_cjk;
 
 /// One match: pattern index and byte range in the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,284 +35,388 @@ pub struct Found {
     pub end: u32,
 }
 
-/// A leftmost-longest automaton over a fixed list of patterns.
+/// A leftmost-longest search over a fixed list of normalised patterns.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    imp: Imp,
+    words: Words,
+    cjk: Option<Cjk>,
 }
 
+/// The CJK patterns: an automaton, run over the parts of a text that hold non-ASCII words.
 #[derive(Debug, Clone)]
-enum Imp {
-    Dfa(dfa::DFA),
-    Nfa(nfa::contiguous::NFA),
+struct Cjk {
+    ac: AhoCorasick,
+    /// The index in the list of each automaton pattern.
+    index: Vec<u32>,
+    /// The most all-ASCII words in a row in one of these patterns ("9 19 군사합의": 2): a
+    /// match reaches at most this many words away from a non-ASCII word.
+    reach: usize,
+}
+
+impl Cjk {
+    fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
+        // Words, and whether each is ASCII.
+        let mut words: Vec<(usize, usize, bool)> = Vec::new();
+        let mut at = 0;
+        for w in hay.split(|&b| b == b' ') {
+            words.push((at, at + w.len(), w.is_ascii()));
+            at += w.len() + 1;
+        }
+        // Runs of words within `reach` of a non-ASCII word; every match lies in one.
+        let mut i = 0;
+        while i < words.len() {
+            if words[i].2 {
+                i += 1;
+                continue;
+            }
+            let lo = i.saturating_sub(self.reach);
+            let mut hi = i;
+            let mut j = i + 1;
+            // Two non-ASCII words up to 2 × reach ASCII words apart share a run, so runs
+            // never overlap.
+            while j < words.len() && j <= hi + 2 * self.reach + 1 {
+                if !words[j].2 {
+                    hi = j;
+                }
+                j += 1;
+            }
+            let hi = (hi + self.reach).min(words.len() - 1);
+            let (start, end) = (words[lo].0, words[hi].1);
+            out.extend(self.ac.find_iter(&hay[start..end]).map(|m| Found {
+                pattern: self.index[m.pattern().as_usize()],
+                start: (start + m.start()) as u32,
+                end: (start + m.end()) as u32,
+            }));
+            i = hi + 1;
+        }
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The word patterns: a hash table of their words and a trie over word ids.
+#[derive(Debug, Clone, Default)]
+struct Words {
+    /// Open addressing, `slots.len()` a power of two: (hash, word id), id `NONE` when empty.
+    slots: Vec<(u64, u32)>,
+    /// The words, by id (to confirm a hash hit): their first sixteen bytes (zero-padded),
+    /// length and text.
+    head: Vec<[u64; 2]>,
+    len: Vec<u32>,
+    text: Vec<Box<[u8]>>,
+    /// The trie node a pattern's first word leads to, by word id (`NONE`: no pattern starts
+    /// with it). Node 0 is the root.
+    first: Vec<u32>,
+    /// Deeper edges: (node << 32 | word id) → child node.
+    edges: HashMap<u64, u32, BuildHasherDefault<EdgeHasher>>,
+    /// Pattern index ending at each node, or `NONE`.
+    ends: Vec<u32>,
 }
 
 impl Matcher {
-    /// Builds the automaton; pattern `i` of the list is reported as `Found::pattern == i`.
+    /// Builds the matcher; pattern `i` of the list is reported as `Found::pattern == i`.
+    /// Patterns are normalised text; empty patterns never match.
     pub fn new<I, P>(patterns: I) -> Result<Matcher, BuildError>
     where
         I: IntoIterator<Item = P>,
-        P: AsRef<[u8]>,
+        P: AsRef<str>,
     {
-        let patterns: Vec<P> = patterns.into_iter().collect();
-        // No prefilter: with this many patterns it rarely skips anything, and without it the
-        // only special states are match and dead states (see `search`).
-        let imp = if patterns.len() <= DFA_MAX_PATTERNS {
-            Imp::Dfa(
-                dfa::DFA::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .start_kind(StartKind::Unanchored)
-                    .prefilter(false)
-                    .build(&patterns)?,
-            )
-        } else {
-            Imp::Nfa(
-                nfa::contiguous::NFA::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .prefilter(false)
-                    .build(&patterns)?,
-            )
+        let mut words = Words {
+            ends: vec![NONE],
+            ..Words::default()
         };
-        Ok(Matcher { imp })
-    }
-
-    /// Appends every match in `hay` to `out`, in order.
-    pub fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
-        match &self.imp {
-            Imp::Dfa(a) => {
-                if let Ok(start) = a.start_state(Anchored::No) {
-                    let w = Crate(a, start);
-                    if hay.len() >= MIN_INTERLEAVED_LEN {
-                        find_interleaved(&w, hay, out);
-                    } else {
-                        find_sequential(&w, hay, 0, out);
-                    }
-                }
-            }
-            Imp::Nfa(a) => {
-                if let Ok(start) = a.start_state(Anchored::No) {
-                    find_sequential(&Crate(a, start), hay, 0, out);
-                }
-            }
-        }
-    }
-
-    /// Heap memory of the automaton, in bytes.
-    pub fn memory_usage(&self) -> usize {
-        match &self.imp {
-            Imp::Dfa(a) => a.memory_usage(),
-            Imp::Nfa(a) => a.memory_usage(),
-        }
-    }
-}
-
-/// What one byte does to a search.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Step {
-    Go,
-    Match,
-    Dead,
-}
-
-/// The walk over an automaton's states that the searches below need.
-trait Walk {
-    type State: Copy;
-    fn start(&self) -> Self::State;
-    fn step(&self, state: Self::State, byte: u8) -> (Self::State, Step);
-    /// The match of match state `state` ending at `end`.
-    fn found(&self, state: Self::State, end: usize) -> Found;
-}
-
-/// An automaton of the crate, searched as `try_find` does for an unanchored search without
-/// prefilter (so the only special states are match and dead states).
-struct Crate<'a, A>(&'a A, StateID);
-
-impl<A: Automaton> Walk for Crate<'_, A> {
-    type State = StateID;
-
-    fn start(&self) -> StateID {
-        self.1
-    }
-
-    #[inline(always)]
-    fn step(&self, state: StateID, byte: u8) -> (StateID, Step) {
-        let a = self.0;
-        let next = a.next_state(Anchored::No, state, byte);
-        let step = if !a.is_special(next) {
-            Step::Go
-        } else if a.is_dead(next) {
-            Step::Dead
-        } else if a.is_match(next) {
-            Step::Match
-        } else {
-            Step::Go
-        };
-        (next, step)
-    }
-
-    fn found(&self, state: StateID, end: usize) -> Found {
-        let pid = self.0.match_pattern(state, 0);
-        Found {
-            pattern: pid.as_u32(),
-            start: (end - self.0.pattern_len(pid)) as u32,
-            end: end as u32,
-        }
-    }
-}
-
-/// One leftmost-longest search starting at `at`: the last match state seen before the
-/// automaton dies or the text ends.
-fn search<W: Walk>(w: &W, hay: &[u8], at: usize) -> Option<Found> {
-    let mut state = w.start();
-    let mut last = None;
-    for (i, &byte) in hay.iter().enumerate().skip(at) {
-        let (next, step) = w.step(state, byte);
-        state = next;
-        match step {
-            Step::Go => {}
-            Step::Match => last = Some((state, i + 1)),
-            Step::Dead => break,
-        }
-    }
-    last.map(|(state, end)| w.found(state, end))
-}
-
-/// Searches from `at` to the end of `hay`, each search restarting where the previous match
-/// ended.
-fn find_sequential<W: Walk>(w: &W, hay: &[u8], mut at: usize, out: &mut Vec<Found>) {
-    while let Some(m) = search(w, hay, at) {
-        out.push(m);
-        at = m.end as usize;
-    }
-}
-
-/// One of the lock-step searches: it starts at `begin` and keeps starting new searches while
-/// its restart point is before `stop`.
-struct Stream<S> {
-    begin: usize,
-    stop: usize,
-    /// The next byte its current search reads.
-    i: usize,
-    state: S,
-    last: Option<(S, usize)>,
-    /// Every match, in order: the restart points are `begin` and each match's end.
-    found: Vec<Found>,
-    /// Its last search found nothing: no pattern occurs at or after its last restart point.
-    exhausted: bool,
-    running: bool,
-}
-
-impl<S> Stream<S> {
-    /// Where its last search started (its last restart point).
-    fn restart(&self) -> usize {
-        self.found.last().map_or(self.begin, |m| m.end as usize)
-    }
-}
-
-fn find_interleaved<W: Walk>(w: &W, hay: &[u8], out: &mut Vec<Found>) {
-    let piece = hay.len() / STREAMS;
-    let mut streams: [Stream<W::State>; STREAMS] = std::array::from_fn(|k| Stream {
-        begin: k * piece,
-        stop: if k + 1 == STREAMS {
-            hay.len()
-        } else {
-            (k + 1) * piece
-        },
-        i: k * piece,
-        state: w.start(),
-        last: None,
-        found: Vec::new(),
-        exhausted: false,
-        running: true,
-    });
-    let mut running = STREAMS;
-    while running > 0 {
-        for s in streams.iter_mut().filter(|s| s.running) {
-            // One byte of this stream's current search, or the end of that search.
-            let mut ended = s.i == hay.len();
-            if !ended {
-                let (next, step) = w.step(s.state, hay[s.i]);
-                s.state = next;
-                s.i += 1;
-                match step {
-                    Step::Go => {}
-                    Step::Match => s.last = Some((next, s.i)),
-                    Step::Dead => ended = true,
-                }
-            }
-            if !ended {
+        let mut ids: HashMap<Box<[u8]>, u32> = HashMap::new();
+        let mut cjk_patterns = Vec::new();
+        let mut cjk_index = Vec::new();
+        for (i, p) in patterns.into_iter().enumerate() {
+            let p = p.as_ref();
+            if p.is_empty() {
                 continue;
             }
-            match s.last.take() {
-                Some((state, end)) => {
-                    s.found.push(w.found(state, end));
-                    s.i = end;
-                    s.state = w.start();
-                    if end >= s.stop {
-                        s.running = false;
-                        running -= 1;
-                    }
+            if p.chars().any(is_cjk) {
+                cjk_patterns.push(p.to_string());
+                cjk_index.push(i as u32);
+                continue;
+            }
+            let mut node = 0u32;
+            for (k, w) in p.split(' ').enumerate() {
+                let next_id = ids.len() as u32;
+                let id = *ids.entry(w.as_bytes().into()).or_insert_with(|| {
+                    words.text.push(w.as_bytes().into());
+                    words.first.push(NONE);
+                    next_id
+                });
+                let fresh = words.ends.len() as u32;
+                let child = if k == 0 {
+                    &mut words.first[id as usize]
+                } else {
+                    words
+                        .edges
+                        .entry(u64::from(node) << 32 | u64::from(id))
+                        .or_insert(NONE)
+                };
+                if *child == NONE {
+                    *child = fresh;
+                    words.ends.push(NONE);
                 }
-                None => {
-                    s.exhausted = true;
-                    s.running = false;
-                    running -= 1;
+                node = *child;
+            }
+            // The first of equal patterns wins (they are normalised, so duplicates can occur).
+            if words.ends[node as usize] == NONE {
+                words.ends[node as usize] = i as u32;
+            }
+        }
+        let size = (words.text.len() * 2).next_power_of_two().max(2);
+        words.slots = vec![(0, NONE); size];
+        for (id, w) in words.text.iter().enumerate() {
+            let (h, head) = hash_word(w);
+            words.head.push(head);
+            words.len.push(w.len() as u32);
+            let mut at = slot(h, size);
+            while words.slots[at].1 != NONE {
+                at = (at + 1) & (size - 1);
+            }
+            words.slots[at] = (h, id as u32);
+        }
+        let cjk = if cjk_patterns.is_empty() {
+            None
+        } else {
+            let reach = cjk_patterns
+                .iter()
+                .map(|p| {
+                    p.split(' ')
+                        .fold((0, 0), |(run, most), w| {
+                            let run = if w.is_ascii() { run + 1 } else { 0 };
+                            (run, most.max(run))
+                        })
+                        .1
+                })
+                .max()
+                .unwrap_or(0);
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&cjk_patterns)?;
+            Some(Cjk {
+                ac,
+                index: cjk_index,
+                reach,
+            })
+        };
+        Ok(Matcher { words, cjk })
+    }
+
+    /// Appends every match in `hay` to `out`, in order of start.
+    pub fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
+        let from = out.len();
+        self.words.find(hay, out);
+        if let Some(cjk) = &self.cjk {
+            if !hay.is_ascii() {
+                let words_end = out.len();
+                cjk.find(hay, out);
+                if words_end > from && out.len() > words_end {
+                    out[from..].sort_by_key(|m| (m.start, m.end));
                 }
             }
         }
     }
 
-    // Join: the first stream's searches are the true ones. The true search continues into the
-    // next stream's piece until it restarts where that stream restarted; from there on that
-    // stream's matches are the true ones.
-    let (first, rest) = streams.split_first().expect("STREAMS > 0");
-    out.extend_from_slice(&first.found);
-    let mut at = first.restart();
-    let mut exhausted = first.exhausted;
-    for s in rest {
-        if exhausted {
+    /// Heap memory of the matcher, in bytes (approximate).
+    pub fn memory_usage(&self) -> usize {
+        let w = &self.words;
+        w.slots.len() * 16
+            + w.text.iter().map(|t| t.len() + 16).sum::<usize>()
+            + w.first.len() * 4
+            + w.edges.capacity() * 16
+            + w.ends.len() * 4
+            + self
+                .cjk
+                .as_ref()
+                .map_or(0, |c| c.ac.memory_usage() + c.index.len() * 4)
+    }
+}
+
+impl Words {
+    /// Word id of the word `w` of `hash_word(w) == (h, head)`, if a pattern uses it.
+    #[inline(always)]
+    fn id_of(&self, (h, head): (u64, [u64; 2]), w: &[u8]) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut at = slot(h, self.slots.len());
+        loop {
+            let (sh, id) = self.slots[at];
+            if id == NONE {
+                return None;
+            }
+            if sh == h {
+                let i = id as usize;
+                if self.head[i] == head
+                    && self.len[i] as usize == w.len()
+                    && (w.len() <= 16 || self.text[i][16..] == w[16..])
+                {
+                    return Some(id);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Leftmost-longest matches of the word patterns.
+    fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
+        if self.text.is_empty() {
             return;
         }
-        // `at` is at or after `s.begin` here: the previous stream stopped at or after it.
-        let restart = s.restart();
-        let synced = loop {
-            if at == s.begin {
-                out.extend_from_slice(&s.found);
-                break true;
+        let mut at = 0;
+        while at < hay.len() {
+            let (end, h) = next_word(hay, at);
+            let next = end + 1;
+            let node = match self.id_of(h, &hay[at..end]) {
+                Some(id) => self.first[id as usize],
+                None => NONE,
+            };
+            if node == NONE {
+                at = next;
+                continue;
             }
-            if let Ok(j) = s.found.binary_search_by_key(&at, |m| m.end as usize) {
-                out.extend_from_slice(&s.found[j + 1..]);
-                break true;
-            }
-            if at > restart {
-                break false;
-            }
-            match search(w, hay, at) {
-                Some(m) => {
-                    out.push(m);
-                    at = m.end as usize;
+            // Walk the trie over the following words; remember the last pattern end.
+            let mut best = (self.ends[node as usize], end);
+            let mut node = node;
+            let mut j = next;
+            while j < hay.len() {
+                let (e, h) = next_word(hay, j);
+                let Some(id) = self.id_of(h, &hay[j..e]) else {
+                    break;
+                };
+                match self.edges.get(&(u64::from(node) << 32 | u64::from(id))) {
+                    Some(&child) => {
+                        node = child;
+                        if self.ends[node as usize] != NONE {
+                            best = (self.ends[node as usize], e);
+                        }
+                        j = e + 1;
+                    }
+                    None => break,
                 }
-                None => return,
+            }
+            if best.0 != NONE {
+                out.push(Found {
+                    pattern: best.0,
+                    start: at as u32,
+                    end: best.1 as u32,
+                });
+                at = best.1 + 1;
+            } else {
+                at = next;
+            }
+        }
+    }
+}
+
+#[inline]
+fn slot(h: u64, size: usize) -> usize {
+    (h >> 32) as usize & (size - 1)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const SPACES: u64 = ONES * b' ' as u64;
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The end of the word starting at `at` (the next space or the end of `hay`), its hash and
+/// first sixteen bytes (see [`hash_word`]), eight bytes at a time.
+#[inline(always)]
+fn next_word(hay: &[u8], mut at: usize) -> (usize, (u64, [u64; 2])) {
+    let mut h = 0u64;
+    let mut head = [0u64; 2];
+    let mut chunk = 0;
+    loop {
+        let x = match hay.get(at..at + 8) {
+            Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([b' '; 8])),
+            None => {
+                let mut b = [b' '; 8];
+                b[..hay.len() - at].copy_from_slice(&hay[at..]);
+                u64::from_le_bytes(b)
             }
         };
-        if synced {
-            at = restart;
-            exhausted = s.exhausted;
-        } else if s.exhausted {
-            // Nothing occurs after its last restart point, so nothing after `at` either.
-            return;
+        // The lowest zero byte of `x ^ SPACES` is the first space (bits above it may be
+        // false positives; only the lowest is used).
+        let y = x ^ SPACES;
+        let zero = y.wrapping_sub(ONES) & !y & HIGH;
+        let (x, k) = if zero == 0 {
+            (x, 8)
+        } else {
+            let k = (zero.trailing_zeros() / 8) as usize;
+            (
+                if k == 0 {
+                    0
+                } else {
+                    x & (u64::MAX >> (64 - 8 * k))
+                },
+                k,
+            )
+        };
+        if k > 0 {
+            h = mix(h, x);
+            if chunk < 2 {
+                head[chunk] = x;
+            }
+            chunk += 1;
         }
-        // Otherwise the true search is past all of its restart points: on to the next one.
+        at += k;
+        if k < 8 {
+            return (at, (finish(h), head));
+        }
     }
-    if !exhausted {
-        find_sequential(w, hay, at, out);
+}
+
+#[inline]
+fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(23) ^ x).wrapping_mul(K)
+}
+
+#[inline]
+fn finish(h: u64) -> u64 {
+    (h ^ (h >> 29)).wrapping_mul(K)
+}
+
+/// Hash of a word, as `next_word` computes it, and its first sixteen bytes (zero-padded).
+fn hash_word(w: &[u8]) -> (u64, [u64; 2]) {
+    let mut h = 0u64;
+    let mut head = [0u64; 2];
+    for (i, chunk) in w.chunks(8).enumerate() {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        let x = u64::from_le_bytes(b);
+        if i < 2 {
+            head[i] = x;
+        }
+        h = mix(h, x);
+    }
+    (finish(h), head)
+}
+
+/// The hasher of the trie's edge map: its keys are a node and a word id, not chosen by
+/// whoever writes the text, so a multiply suffices.
+#[derive(Default)]
+struct EdgeHasher(u64);
+
+impl Hasher for EdgeHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = mix(self.0, u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = finish(mix(self.0, x));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aho_corasick::AhoCorasick;
 
     /// A small deterministic PRNG (xorshift64*).
     struct Rng(u64);
@@ -325,18 +429,65 @@ mod tests {
         }
     }
 
+    /// The definition, written plainly: at each word (left to right), the longest word
+    /// pattern made of the words starting there (the first listed among equal ones); after a
+    /// match, the search goes on after it. Then the CJK patterns, leftmost-longest by
+    /// `aho_corasick`'s own search.
     fn reference(patterns: &[String], hay: &str) -> Vec<Found> {
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(patterns)
-            .unwrap();
-        ac.find_iter(hay)
-            .map(|m| Found {
-                pattern: m.pattern().as_u32(),
+        let mut starts = Vec::new();
+        let mut pos = 0;
+        for w in hay.split(' ') {
+            starts.push((pos, w));
+            pos += w.len() + 1;
+        }
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < starts.len() {
+            let mut best: Option<(usize, usize)> = None;
+            for (pi, p) in patterns.iter().enumerate() {
+                if p.is_empty() || p.chars().any(is_cjk) {
+                    continue;
+                }
+                let pw: Vec<&str> = p.split(' ').collect();
+                if i + pw.len() <= starts.len()
+                    && pw.iter().zip(&starts[i..]).all(|(a, (_, b))| a == b)
+                    && best.is_none_or(|(_, n)| pw.len() > n)
+                {
+                    best = Some((pi, pw.len()));
+                }
+            }
+            match best {
+                Some((pi, n)) => {
+                    let (s, _) = starts[i];
+                    let (ls, lw) = starts[i + n - 1];
+                    out.push(Found {
+                        pattern: pi as u32,
+                        start: s as u32,
+                        end: (ls + lw.len()) as u32,
+                    });
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        let cjk: Vec<(usize, &String)> = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty() && p.chars().any(is_cjk))
+            .collect();
+        if !cjk.is_empty() {
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(cjk.iter().map(|(_, p)| p))
+                .unwrap();
+            out.extend(ac.find_iter(hay).map(|m| Found {
+                pattern: cjk[m.pattern().as_usize()].0 as u32,
                 start: m.start() as u32,
                 end: m.end() as u32,
-            })
-            .collect()
+            }));
+        }
+        out.sort_by_key(|m| (m.start, m.end));
+        out
     }
 
     fn ours(m: &Matcher, hay: &str) -> Vec<Found> {
@@ -345,31 +496,42 @@ mod tests {
         out
     }
 
-    /// Random texts over a tiny alphabet, so matches are dense, overlap and straddle the cuts
-    /// between the lock-step pieces in every possible way.
+    /// Random texts over a tiny vocabulary (short and longer-than-eight-byte words, Hangul),
+    /// so matches are dense, overlap and nest in every way.
     #[test]
-    fn same_matches_as_aho_corasick_find_iter() {
+    fn same_matches_as_the_definition() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let words = [
-            "a", "b", "ab", "ba", "aab", "abab", "b a", "a b a", "bbb", "북", "한",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "aab",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnopq",
+            "북한",
+            "한",
+            "x북",
         ];
-        for round in 0..300 {
+        for round in 0..1000 {
             let n = 1 + rng.below(40);
-            let mut patterns: Vec<String> = (0..n)
+            let patterns: Vec<String> = (0..n)
                 .map(|_| {
                     let k = 1 + rng.below(3);
                     (0..k)
                         .map(|_| words[rng.below(words.len())])
                         .collect::<Vec<_>>()
-                        .join(if rng.below(2) == 0 { " " } else { "" })
+                        .join(if rng.below(4) == 0 { "" } else { " " })
                 })
                 .collect();
-            patterns.sort();
-            patterns.dedup();
-            let len = [10, 600, 2_000, 5_000][round % 4];
+            let len = [10, 600, 2_000][round % 3];
             let mut hay = String::new();
             while hay.len() < len {
-                hay.push_str(["a", "b", " ", "ab", "북한", "x", "  "][rng.below(7)]);
+                if !hay.is_empty() {
+                    hay.push(' ');
+                }
+                hay.push_str(words[rng.below(words.len())]);
             }
             let m = Matcher::new(&patterns).unwrap();
             assert_eq!(ours(&m, &hay), reference(&patterns, &hay), "round {round}");
@@ -377,29 +539,49 @@ mod tests {
     }
 
     #[test]
-    fn sparse_matches_and_none() {
-        let patterns = vec!["north korea".to_string(), "korea".to_string()];
-        let m = Matcher::new(&patterns).unwrap();
-        let filler = "the quick brown fox jumps over the lazy dog ".repeat(40);
-        for hay in [
-            filler.clone(),
-            format!("{filler}north korea"),
-            format!("north korea {filler}"),
-            format!("{filler}south korea{filler}"),
-            String::new(),
-        ] {
-            assert_eq!(ours(&m, &hay), reference(&patterns, &hay));
-        }
+    fn whole_words_only() {
+        let patterns = ["north korea", "korea", "u s", "south korea"];
+        let m = Matcher::new(patterns).unwrap();
+        let found = |hay: &str| -> Vec<(u32, String)> {
+            ours(&m, hay)
+                .iter()
+                .map(|f| (f.pattern, hay[f.start as usize..f.end as usize].to_string()))
+                .collect()
+        };
+        let s = |x: &str| x.to_string();
+        assert_eq!(found("north korean troops"), []);
+        assert_eq!(found("daegu south korea"), [(3, s("south korea"))]);
+        assert_eq!(
+            found("the u s and north korea"),
+            [(2, s("u s")), (0, s("north korea"))]
+        );
+        assert_eq!(found("koreas korea"), [(1, s("korea"))]);
+        assert_eq!(found(""), []);
+        // Words longer than eight bytes, and a pattern word that is a prefix of a text word.
+        let m = Matcher::new(["denuclearization talks", "denuclear"]).unwrap();
+        let hay = "denuclearization talks and denuclearization";
+        assert_eq!(ours(&m, hay).len(), 1);
     }
 
     #[test]
-    fn large_pattern_lists_use_the_nfa() {
-        let patterns: Vec<String> = (0..DFA_MAX_PATTERNS + 10)
-            .map(|i| format!("w{i}"))
+    fn cjk_without_word_boundaries_and_mixed_order() {
+        let patterns = ["북한", "미사일", "missile"];
+        let m = Matcher::new(patterns).unwrap();
+        let hay = "북한이 탄도미사일 missile 발사";
+        let got: Vec<&str> = ours(&m, hay)
+            .iter()
+            .map(|f| &hay[f.start as usize..f.end as usize])
             .collect();
+        assert_eq!(got, ["북한", "미사일", "missile"]);
+    }
+
+    #[test]
+    fn many_patterns() {
+        // 60,000 two-word patterns "wI xJ" with J = I mod 7.
+        let patterns: Vec<String> = (0..60_000).map(|i| format!("w{i} x{}", i % 7)).collect();
         let m = Matcher::new(&patterns).unwrap();
-        assert!(matches!(m.imp, Imp::Nfa(_)));
-        let hay = "w1 w22 xw333 w20005 w".repeat(50);
-        assert_eq!(ours(&m, &hay), reference(&patterns, &hay));
+        let hay = "w1 x1 w22 x1 xw333 w20005 x3 w59999 x2 w ".repeat(50);
+        let got: Vec<u32> = ours(&m, hay.trim_end()).iter().map(|f| f.pattern).collect();
+        assert_eq!(got, [1, 22, 59999].repeat(50));
     }
 }

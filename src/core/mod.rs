@@ -3,7 +3,7 @@
 //! - [`text`]: markup removal and matching normalisation with offset maps
 //! - [`canon`]: canonical links
 //! - [`taxonomy`]: the taxonomy file → compiled actors, topics, alert rules
-//! - [`matcher`]: the leftmost-longest pattern search of the tagger (lock-step DFA walks)
+//! - [`matcher`]: the leftmost-longest pattern search of the tagger (word trie, CJK automaton)
 //! - [`tagger`]: actors, topic scores and alert conditions of one story, with evidence
 //! - [`table`]: the compact hash table of the dedup index's keys
 //! - [`dedup`]: the dedup index (exact, update, near-duplicate) over a time window

@@ -3,8 +3,11 @@
 //!
 //! Pure and synchronous: a [`Taxonomy`] and a [`Doc`] in, [`Tags`] out.
 
+use std::cell::RefCell;
+
+use super::matcher::Found;
 use super::taxonomy::{Cond, Scope, Signal, Target, Taxonomy};
-use super::text::{normalize, Normalized};
+use super::text::{normalize_into, Cursor, Normalized};
 use crate::story::{ActorTag, Evidence, Field, TopicTag};
 
 /// How many evidence items an actor or topic carries at most.
@@ -20,8 +23,9 @@ pub struct Doc<'a> {
     pub content: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 enum Place {
+    #[default]
     Headline,
     Lead,
     Body,
@@ -48,7 +52,7 @@ impl Place {
 }
 
 /// One match, in normalised coordinates of its field.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Mention {
     field: u8,
     place: Place,
@@ -92,68 +96,108 @@ impl Fields<'_> {
     }
 }
 
-/// Target indexes (actor, term set) fit in 34 bits of the sort key.
-const INDEX_MASK: u128 = (1 << 34) - 1;
-
-/// A mention of a target, with the key it is sorted by: target kind and index (see
-/// [`target_key`]), then field, start and end.
-#[derive(Debug, Clone, Copy)]
-struct Keyed {
-    key: u128,
-    mention: Mention,
-}
-
-impl Keyed {
-    fn new(t: Target, m: Mention) -> Keyed {
-        let (kind, index) = target_key(t);
-        Keyed {
-            key: (kind as u128) << 100
-                | (index as u128 & INDEX_MASK) << 66
-                | (m.field as u128) << 64
-                | (m.start as u128) << 32
-                | m.end as u128,
-            mention: m,
-        }
-    }
-
-    /// Target kind and index.
-    fn target(&self) -> (u8, u64) {
-        (
-            (self.key >> 100) as u8,
-            ((self.key >> 66) & INDEX_MASK) as u64,
-        )
+/// Where the mentions of one story are sorted to: a slot per term set, then four per actor
+/// (full alias, context alias, title, exclusion phrase).
+fn slot(tax: &Taxonomy, t: Target) -> usize {
+    let actor = |a: usize, k: usize| tax.term_sets + 4 * a + k;
+    match t {
+        Target::Term(s) => s,
+        Target::Actor(a) => actor(a, 0),
+        Target::ContextAlias(a) => actor(a, 1),
+        Target::Title(a) => actor(a, 2),
+        Target::ActorExclude(a) => actor(a, 3),
     }
 }
 
-/// Mentions grouped by owner (term set or actor), each group in (field, start, end) order, with
-/// a sorted index of the owners present: lookups cost a binary search over the few owners a
-/// story mentions, whatever the size of the taxonomy.
+/// Buffers kept from one story to the next (one set per thread), so tagging allocates little
+/// beyond what it returns. Between stories every range is empty and every list clear.
 #[derive(Debug, Default)]
-struct Groups {
-    mentions: Vec<Mention>,
-    /// (owner, start, end) into `mentions`, by owner.
-    index: Vec<(usize, u32, u32)>,
+struct Scratch {
+    /// The normalised headline, summary and content.
+    norms: [Normalized; 3],
+    found: Vec<Found>,
+    /// (slot, mention), as found.
+    raw: Vec<(u32, Mention)>,
+    /// The mentions grouped by slot, each group in (field, start, end) order.
+    by_slot: Vec<Mention>,
+    /// Per slot, its group in `by_slot` (empty unless the slot is in `touched`).
+    range: Vec<(u32, u32)>,
+    /// Slots with mentions, in order.
+    touched: Vec<u32>,
+    /// Per actor, its mentions after the context rules, in `actor_mentions`.
+    actor_range: Vec<(u32, u32)>,
+    actor_mentions: Vec<Mention>,
+    /// Actors with mentions, in order.
+    actors: Vec<u32>,
 }
 
-impl Groups {
-    fn push(&mut self, owner: usize, m: Mention) {
-        let at = self.mentions.len() as u32;
-        match self.index.last_mut() {
-            Some((o, _, end)) if *o == owner => *end = at + 1,
-            _ => self.index.push((owner, at, at + 1)),
+impl Scratch {
+    /// Sorts `raw` into `by_slot` (a counting sort: `range` holds the counts first).
+    fn group(&mut self) {
+        for &(slot, _) in &self.raw {
+            let r = &mut self.range[slot as usize];
+            if r.1 == 0 {
+                self.touched.push(slot);
+            }
+            r.1 += 1;
         }
-        self.mentions.push(m);
+        self.touched.sort_unstable();
+        let mut at = 0;
+        for &slot in &self.touched {
+            let r = &mut self.range[slot as usize];
+            let n = r.1;
+            *r = (at, at);
+            at += n;
+        }
+        self.by_slot.clear();
+        self.by_slot.resize(self.raw.len(), Mention::default());
+        for &(slot, m) in &self.raw {
+            let r = &mut self.range[slot as usize];
+            self.by_slot[r.1 as usize] = m;
+            r.1 += 1;
+        }
+        // Matches come in text order, so groups almost always are too; a CJK match that
+        // overlaps a word match can break the order or repeat a mention.
+        let key = |m: &Mention| (m.field, m.start, m.end);
+        for &slot in &self.touched {
+            let (lo, hi) = self.range[slot as usize];
+            let g = &mut self.by_slot[lo as usize..hi as usize];
+            if g.windows(2).any(|w| key(&w[0]) >= key(&w[1])) {
+                g.sort_unstable_by_key(key);
+                let mut kept = 1;
+                for i in 1..g.len() {
+                    if key(&g[i]) != key(&g[kept - 1]) {
+                        g[kept] = g[i];
+                        kept += 1;
+                    }
+                }
+                self.range[slot as usize].1 = lo + kept as u32;
+            }
+        }
     }
 
-    fn of(&self, owner: usize) -> &[Mention] {
-        match self.index.binary_search_by_key(&owner, |(o, _, _)| *o) {
-            Ok(i) => {
-                let (_, lo, hi) = self.index[i];
-                &self.mentions[lo as usize..hi as usize]
-            }
-            Err(_) => &[],
-        }
+    fn of(&self, slot: usize) -> &[Mention] {
+        let (lo, hi) = self.range[slot];
+        &self.by_slot[lo as usize..hi as usize]
     }
+
+    /// Empties the ranges and lists for the next story.
+    fn reset(&mut self) {
+        for &slot in &self.touched {
+            self.range[slot as usize] = (0, 0);
+        }
+        for &a in &self.actors {
+            self.actor_range[a as usize] = (0, 0);
+        }
+        self.touched.clear();
+        self.actors.clear();
+        self.raw.clear();
+        self.actor_mentions.clear();
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Tags a story: actors, topic scores, and which alert rules' conditions hold.
@@ -174,14 +218,20 @@ impl Groups {
 /// assert_eq!(tags.actors[0].evidence[0].text, "Pyongyang");
 /// ```
 pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
-    let fields = Fields {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => tag_with(tax, doc, &mut scratch),
+        Err(_) => tag_with(tax, doc, &mut Scratch::default()),
+    })
+}
+
+fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
+    let mut fields = Fields {
         texts: [doc.title, doc.summary, doc.content],
-        norms: [
-            normalize(doc.title),
-            normalize(doc.summary),
-            normalize(doc.content),
-        ],
+        norms: std::mem::take(&mut sc.norms),
     };
+    for (norm, text) in fields.norms.iter_mut().zip(fields.texts) {
+        normalize_into(text, norm);
+    }
     // Content that repeats the summary at its start is not counted twice.
     let skip_content = {
         let (s, c) = (&fields.norms[1].text, &fields.norms[2].text);
@@ -193,31 +243,25 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
     };
     let has_summary = !fields.norms[1].is_empty();
 
-    let mut raw: Vec<Keyed> = Vec::new();
-    let mut found = Vec::new();
-    // The text searched: a space, then the field (see `Taxonomy::matcher`).
-    let mut spaced: Vec<u8> = Vec::new();
+    let slots = tax.term_sets + 4 * tax.actors.len();
+    if sc.range.len() < slots {
+        sc.range.resize(slots, (0, 0));
+    }
+    if sc.actor_range.len() < tax.actors.len() {
+        sc.actor_range.resize(tax.actors.len(), (0, 0));
+    }
     for (fi, norm) in fields.norms.iter().enumerate() {
         if norm.is_empty() {
             continue;
         }
         let hay = norm.text.as_bytes();
-        spaced.clear();
-        spaced.push(b' ');
-        spaced.extend_from_slice(hay);
-        found.clear();
-        tax.matcher.find(&spaced, &mut found);
-        for m in &found {
+        sc.found.clear();
+        tax.matcher.find(hay, &mut sc.found);
+        let mut cursor = Cursor::default();
+        for m in &sc.found {
             let outer = &tax.patterns[m.pattern as usize];
-            // Where the pattern starts in `hay`: after the space searched with it, or, for a
-            // pattern searched without one, one byte back.
-            let at = if outer.cjk_start {
-                m.start - 1
-            } else {
-                m.start
-            };
             for n in &outer.nested {
-                let (s, e) = ((at + n.start) as usize, (at + n.end) as usize);
+                let (s, e) = ((m.start + n.start) as usize, (m.start + n.end) as usize);
                 let pat = &tax.patterns[n.pattern as usize];
                 let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
                 let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
@@ -227,7 +271,7 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
                 if fi == 2 && (s as u32) < skip_content {
                     continue;
                 }
-                let pos2 = norm.pos2(s);
+                let pos2 = norm.pos2_from(&mut cursor, s);
                 let place = match fi {
                     0 => Place::Headline,
                     1 => Place::Lead,
@@ -241,32 +285,34 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
                     end: e as u32,
                     pos2,
                 };
-                raw.extend(pat.targets.iter().map(|t| Keyed::new(*t, mention)));
+                sc.raw
+                    .extend(pat.targets.iter().map(|t| (slot(tax, *t) as u32, mention)));
             }
         }
     }
-    // Each (target, field, start, end) occurs once, so the order is total.
-    raw.sort_unstable_by_key(|k| k.key);
+    sc.group();
+    resolve_actors(tax, sc);
+    let tags = evaluate(tax, &fields, sc);
+    sc.reset();
+    sc.norms = fields.norms;
+    tags
+}
 
-    let mut terms = Groups::default();
-    let first_term = raw.partition_point(|k| k.target().0 < 4);
-    for k in &raw[first_term..] {
-        terms.push(k.target().1 as usize, k.mention);
-    }
-    let actor_mentions = resolve_actors(&raw[..first_term]);
+/// Actors, topics and alert conditions from the grouped mentions.
+fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
     let ctx = Ctx {
-        terms: &terms,
-        actors: &actor_mentions,
+        tax,
+        sc,
         scores: Vec::new(),
     };
 
     // Actors.
-    let mut actors: Vec<ActorTag> = actor_mentions
-        .index
+    let mut actors: Vec<ActorTag> = sc
+        .actors
         .iter()
-        .map(|&(a, lo, hi)| {
-            let ms = &actor_mentions.mentions[lo as usize..hi as usize];
-            let actor = &tax.actors[a];
+        .map(|&a| {
+            let ms = ctx.actor(a as usize);
+            let actor = &tax.actors[a as usize];
             ActorTag {
                 id: actor.id.clone(),
                 name: actor.name.clone(),
@@ -379,83 +425,52 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn target_key(t: Target) -> (u8, usize) {
-    match t {
-        Target::Actor(a) => (0, a),
-        Target::ContextAlias(a) => (1, a),
-        Target::Title(a) => (2, a),
-        Target::ActorExclude(a) => (3, a),
-        Target::Term(s) => (4, s),
-    }
-}
-
 /// Applies the actor rules: exclusion phrases, context aliases (licensed by a full mention or
-/// a title right before them), and nested matches of one actor counted once. `raw` holds the
-/// actor targets (kinds 0 to 3), sorted.
-fn resolve_actors(raw: &[Keyed]) -> Groups {
-    // Start of each (kind, actor) group in `raw`, in order.
-    let mut starts: Vec<(u8, usize, usize)> = Vec::new();
-    for (i, k) in raw.iter().enumerate() {
-        let (kind, a) = k.target();
-        if starts
-            .last()
-            .is_none_or(|&(pk, pa, _)| (pk, pa) != (kind, a as usize))
-        {
-            starts.push((kind, a as usize, i));
-        }
-    }
-    let of = |kind: u8, a: usize| -> &[Keyed] {
-        match starts.binary_search_by_key(&(kind, a), |&(k, x, _)| (k, x)) {
-            Ok(i) => {
-                let end = starts.get(i + 1).map_or(raw.len(), |s| s.2);
-                &raw[starts[i].2..end]
-            }
-            Err(_) => &[],
-        }
-    };
-    // Actors with a full or context mention, in order.
-    let mut actor_ids: Vec<usize> = starts
-        .iter()
-        .filter(|(kind, _, _)| *kind <= 1)
-        .map(|(_, a, _)| *a)
-        .collect();
-    actor_ids.sort_unstable();
-    actor_ids.dedup();
-
-    let mut out = Groups::default();
+/// a title right before them), and nested matches of one actor counted once. Fills
+/// `actor_mentions`, `actor_range` and `actors` from the grouped mentions.
+fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
+    let base = tax.term_sets;
     let mut ms: Vec<Mention> = Vec::new();
-    for a in actor_ids {
-        let excluded = of(3, a);
+    // Actors with a full or context mention, in order (touched slots are sorted).
+    let mut i = sc.touched.partition_point(|&s| (s as usize) < base);
+    while i < sc.touched.len() {
+        let a = (sc.touched[i] as usize - base) / 4;
+        // Skip the rest of this actor's slots.
+        while i < sc.touched.len() && (sc.touched[i] as usize - base) / 4 == a {
+            i += 1;
+        }
+        let at = base + 4 * a;
+        let (full, context) = (sc.of(at), sc.of(at + 1));
+        if full.is_empty() && context.is_empty() {
+            continue;
+        }
+        let (titles, excluded) = (sc.of(at + 2), sc.of(at + 3));
         let not_excluded = |m: &Mention| {
-            !excluded.iter().any(|x| {
-                let x = &x.mention;
-                x.field == m.field && x.start <= m.start && m.end <= x.end
-            })
+            !excluded
+                .iter()
+                .any(|x| x.field == m.field && x.start <= m.start && m.end <= x.end)
         };
         ms.clear();
-        ms.extend(
-            of(0, a)
-                .iter()
-                .map(|k| k.mention)
-                .filter(|m| not_excluded(m)),
-        );
+        ms.extend(full.iter().filter(|m| not_excluded(m)));
         let has_full = !ms.is_empty();
-        let titles = of(2, a);
-        for k in of(1, a) {
-            let m = &k.mention;
+        for m in context {
             if !not_excluded(m) {
                 continue;
             }
             let titled = titles
                 .iter()
-                .any(|t| t.mention.field == m.field && t.mention.end + 1 == m.start);
+                .any(|t| t.field == m.field && t.end + 1 == m.start);
             if has_full || titled {
                 ms.push(*m);
             }
         }
+        if ms.is_empty() {
+            continue;
+        }
         // A match inside another match of the same actor is the same mention. (Mentions with
         // equal keys are equal, so an unstable sort gives the same result.)
         ms.sort_unstable_by_key(|m| (m.field, m.start, std::cmp::Reverse(m.end)));
+        let lo = sc.actor_mentions.len() as u32;
         let mut last: Option<Mention> = None;
         for &m in &ms {
             if let Some(l) = last {
@@ -463,26 +478,29 @@ fn resolve_actors(raw: &[Keyed]) -> Groups {
                     continue;
                 }
             }
-            out.push(a, m);
+            sc.actor_mentions.push(m);
             last = Some(m);
         }
+        sc.actor_range[a] = (lo, sc.actor_mentions.len() as u32);
+        sc.actors.push(a as u32);
     }
-    out
 }
 
 struct Ctx<'a> {
-    terms: &'a Groups,
-    actors: &'a Groups,
+    tax: &'a Taxonomy,
+    sc: &'a Scratch,
     scores: Vec<f64>,
 }
 
 impl Ctx<'_> {
     fn set(&self, set: usize) -> &[Mention] {
-        self.terms.of(set)
+        self.sc.of(set)
     }
 
     fn actor(&self, actor: usize) -> &[Mention] {
-        self.actors.of(actor)
+        debug_assert!(actor < self.tax.actors.len());
+        let (lo, hi) = self.sc.actor_range[actor];
+        &self.sc.actor_mentions[lo as usize..hi as usize]
     }
 
     /// Evaluates a condition; when `ev` is given, collects the mentions that made it hold.
@@ -706,7 +724,13 @@ aliases = ["Seoul"]
 id = "united-states"
 name = "United States"
 kind = "country"
-aliases = ["U.S."]
+aliases = ["U.S.", "U.S.A."]
+
+[[actor]]
+id = "nato"
+name = "NATO"
+kind = "organization"
+aliases = ["Allies"]
 "#,
         )
         .unwrap();
@@ -721,6 +745,9 @@ aliases = ["U.S."]
         }
         let tags = tag(&t, &title("U.S. envoy in Seoul"));
         assert_eq!(ids(&tags).0, ["south-korea", "united-states"]);
+        // "u s a" (U.S.A.) is a prefix of "u s allies": it must not hide "allies".
+        let tags = tag(&t, &title("U.S. allies meet"));
+        assert_eq!(ids(&tags).0, ["nato", "united-states"]);
     }
 
     #[test]

@@ -818,20 +818,10 @@ impl<'a> Compiler<'a> {
                 .collect();
             self.patterns[i].1.nested = nested;
         }
-        // Leftmost-longest search: several times faster than reporting every overlapping
-        // match (see `matcher.rs` for the automaton and the search). A pattern that needs a
-        // word boundary before it is searched with the space that precedes a word in the text
-        // (the tagger searches " " + text): it can then only start at a word, so a match
-        // starting inside a word ("u s", the U.S., in "daegu south korea") cannot hide one
-        // that starts at the next word ("south korea").
-        let matcher = Matcher::new(self.patterns.iter().map(|(p, pat)| {
-            if pat.cjk_start {
-                p.clone()
-            } else {
-                format!(" {p}")
-            }
-        }))
-        .map_err(build_error)?;
+        // Leftmost-longest search (see `matcher.rs`): whole words for Latin-script patterns,
+        // an automaton for CJK ones.
+        let matcher =
+            Matcher::new(self.patterns.iter().map(|(p, _)| p.as_str())).map_err(build_error)?;
         Ok(Taxonomy {
             actors,
             topics,

@@ -231,6 +231,11 @@ pub struct Normalized {
     end_pos2: u32,
 }
 
+/// A place in a [`Normalized`] text's map, kept between lookups (see
+/// [`Normalized::pos2_from`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cursor(usize);
+
 /// Bytes of the normalised text that map back to the original in one simple way.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -272,6 +277,32 @@ impl Normalized {
         }
     }
 
+    /// [`Normalized::pos2`], looking from the cursor's span on: a few steps each when the
+    /// bytes asked for come in increasing order, as a text's matches do.
+    pub fn pos2_from(&self, cursor: &mut Cursor, byte: usize) -> u32 {
+        if byte >= self.text.len() {
+            return self.pos2(byte);
+        }
+        let at = |i: usize| self.spans[i].norm as usize;
+        let mut i = cursor.0;
+        if i >= self.spans.len() || at(i) > byte {
+            i = self.span_of(byte);
+        } else {
+            let mut steps = 0;
+            while i + 1 < self.spans.len() && at(i + 1) <= byte {
+                i += 1;
+                steps += 1;
+                if steps == 8 {
+                    // Far ahead: search the rest.
+                    i += self.spans[i..].partition_point(|s| s.norm as usize <= byte) - 1;
+                    break;
+                }
+            }
+        }
+        cursor.0 = i;
+        self.spans[i].pos2
+    }
+
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
@@ -308,11 +339,33 @@ pub fn normalize_text(input: &str) -> String {
     normalize_with(input, false).text
 }
 
+/// [`normalize`] into `out`, reusing its buffers.
+pub fn normalize_into(input: &str, out: &mut Normalized) {
+    let mut text = std::mem::take(&mut out.text).into_bytes();
+    let mut spans = std::mem::take(&mut out.spans);
+    text.clear();
+    spans.clear();
+    *out = normalize_with_buffers(input, true, text, spans);
+}
+
 fn normalize_with(input: &str, track: bool) -> Normalized {
-    let mut b = Builder {
-        text: Vec::with_capacity(input.len()),
+    normalize_with_buffers(input, track, Vec::new(), Vec::new())
+}
+
+fn normalize_with_buffers(
+    input: &str,
+    track: bool,
+    mut text: Vec<u8>,
+    mut spans: Vec<Span>,
+) -> Normalized {
+    text.reserve(input.len());
+    if track {
         // About one span per word of ASCII text.
-        spans: Vec::with_capacity(if track { input.len() / 4 + 1 } else { 0 }),
+        spans.reserve(input.len() / 4 + 1);
+    }
+    let mut b = Builder {
+        text,
+        spans,
         words2: 0,
         at_sep: true,
         track,
@@ -606,6 +659,24 @@ mod tests {
         assert_eq!(normalize("Pyŏngyang, Séoul!").text, "pyongyang seoul");
         assert_eq!(normalize("Ｆｕｌｌ－width").text, "full width");
         assert_eq!(normalize("U.S.-Japan").text, "u s japan");
+    }
+
+    #[test]
+    fn pos2_from_a_cursor_is_pos2() {
+        let src = "The U.S. and 북한이 미사일을 발사했다 — 北朝鮮が発射. ".repeat(30);
+        let n = normalize(&src);
+        // In increasing order (short and long steps), then going back.
+        let mut cursor = Cursor::default();
+        let mut at = 0;
+        let mut step = 1;
+        while at <= n.text.len() + 2 {
+            assert_eq!(n.pos2_from(&mut cursor, at), n.pos2(at), "at {at}");
+            at += step;
+            step = step % 97 + 7;
+        }
+        for at in (0..n.text.len()).rev().step_by(13) {
+            assert_eq!(n.pos2_from(&mut cursor, at), n.pos2(at), "at {at}");
+        }
     }
 
     #[test]
