@@ -316,8 +316,9 @@ fn bench_tagging(rng: &mut Rng, shipped: bool, large: bool) {
         }
         let match_us = start.elapsed().as_secs_f64() / n * 1e6;
         println!(
-            "  of which: normalisation {norm_us:.1} µs, pattern search {match_us:.1} µs, the rest {:.1} µs",
-            secs / n * 1e6 - norm_us - match_us
+            "  of which: normalisation {norm_us:.1} µs, pattern search {match_us:.1} µs, the rest {:.1} µs; matcher {:.1} MB",
+            secs / n * 1e6 - norm_us - match_us,
+            tax.matcher.memory_usage() as f64 / 1e6
         );
     }
 }

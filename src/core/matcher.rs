@@ -54,42 +54,71 @@ struct Cjk {
 }
 
 impl Cjk {
+    /// The matches in the runs of words within `reach` words of a non-ASCII word. Every
+    /// match lies in one such run; two non-ASCII words up to 2 × `reach` ASCII words apart
+    /// share a run, so runs never overlap and each is searched on its own. The work is in
+    /// proportion to the non-ASCII parts of the text.
     fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
-        // Words, and whether each is ASCII.
-        let mut words: Vec<(usize, usize, bool)> = Vec::new();
-        let mut at = 0;
-        for w in hay.split(|&b| b == b' ') {
-            words.push((at, at + w.len(), w.is_ascii()));
-            at += w.len() + 1;
-        }
-        // Runs of words within `reach` of a non-ASCII word; every match lies in one.
-        let mut i = 0;
-        while i < words.len() {
-            if words[i].2 {
-                i += 1;
-                continue;
-            }
-            let lo = i.saturating_sub(self.reach);
-            let mut hi = i;
-            let mut j = i + 1;
-            // Two non-ASCII words up to 2 × reach ASCII words apart share a run, so runs
-            // never overlap.
-            while j < words.len() && j <= hi + 2 * self.reach + 1 {
-                if !words[j].2 {
-                    hi = j;
+        // Start and end of the word holding byte `i` (words are separated by single spaces;
+        // two spaces make an empty word, as in `split`).
+        let start_of = |i: usize| hay[..i].iter().rposition(|&b| b == b' ').map_or(0, |k| k + 1);
+        let end_of = |i: usize| {
+            hay[i..]
+                .iter()
+                .position(|&b| b == b' ')
+                .map_or(hay.len(), |k| i + k)
+        };
+        let mut from = 0;
+        while let Some(p) = next_non_ascii(hay, from) {
+            let mut lo = start_of(p);
+            for _ in 0..self.reach {
+                if lo == 0 {
+                    break;
                 }
-                j += 1;
+                lo = start_of(lo - 1);
             }
-            let hi = (hi + self.reach).min(words.len() - 1);
-            let (start, end) = (words[lo].0, words[hi].1);
-            out.extend(self.ac.find_iter(&hay[start..end]).map(|m| Found {
+            let mut hi = end_of(p);
+            // Take in the next non-ASCII word while at most 2 × reach ASCII words away.
+            while let Some(q) = next_non_ascii(hay, hi) {
+                let gap = hay[hi..q].iter().filter(|&&b| b == b' ').count();
+                if gap > 2 * self.reach + 1 {
+                    break;
+                }
+                hi = end_of(q);
+            }
+            for _ in 0..self.reach {
+                if hi >= hay.len() {
+                    break;
+                }
+                hi = end_of(hi + 1);
+            }
+            out.extend(self.ac.find_iter(&hay[lo..hi]).map(|m| Found {
                 pattern: self.index[m.pattern().as_usize()],
-                start: (start + m.start()) as u32,
-                end: (start + m.end()) as u32,
+                start: (lo + m.start()) as u32,
+                end: (lo + m.end()) as u32,
             }));
-            i = hi + 1;
+            from = hi;
         }
     }
+}
+
+/// The first byte at or after `from` that is not ASCII, eight bytes at a time.
+fn next_non_ascii(hay: &[u8], from: usize) -> Option<usize> {
+    let rest = hay.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = from;
+    for c in chunks.by_ref() {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or_default()) & HIGH;
+        if x != 0 {
+            return Some(at + (x.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b >= 0x80)
+        .map(|k| at + k)
 }
 
 const NONE: u32 = u32::MAX;
