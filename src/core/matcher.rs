@@ -61,7 +61,12 @@ impl Cjk {
     fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
         // Start and end of the word holding byte `i` (words are separated by single spaces;
         // two spaces make an empty word, as in `split`).
-        let start_of = |i: usize| hay[..i].iter().rposition(|&b| b == b' ').map_or(0, |k| k + 1);
+        let start_of = |i: usize| {
+            hay[..i]
+                .iter()
+                .rposition(|&b| b == b' ')
+                .map_or(0, |k| k + 1)
+        };
         let end_of = |i: usize| {
             hay[i..]
                 .iter()

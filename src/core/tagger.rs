@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use super::matcher::Found;
-use super::taxonomy::{Cond, Scope, Signal, Target, Taxonomy};
+use super::taxonomy::{Cond, Scope, Signal, Taxonomy};
 use super::text::{normalize_into, Cursor, Normalized};
 use crate::story::{ActorTag, Evidence, Field, TopicTag};
 
@@ -93,19 +93,6 @@ impl Fields<'_> {
             end: e,
             text: text.get(s..e).unwrap_or_default().to_string(),
         }
-    }
-}
-
-/// Where the mentions of one story are sorted to: a slot per term set, then four per actor
-/// (full alias, context alias, title, exclusion phrase).
-fn slot(tax: &Taxonomy, t: Target) -> usize {
-    let actor = |a: usize, k: usize| tax.term_sets + 4 * a + k;
-    match t {
-        Target::Term(s) => s,
-        Target::Actor(a) => actor(a, 0),
-        Target::ContextAlias(a) => actor(a, 1),
-        Target::Title(a) => actor(a, 2),
-        Target::ActorExclude(a) => actor(a, 3),
     }
 }
 
@@ -243,7 +230,7 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
     };
     let has_summary = !fields.norms[1].is_empty();
 
-    let slots = tax.term_sets + 4 * tax.actors.len();
+    let slots = tax.slots();
     if sc.range.len() < slots {
         sc.range.resize(slots, (0, 0));
     }
@@ -260,33 +247,37 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
         let mut cursor = Cursor::default();
         for m in &sc.found {
             let outer = &tax.patterns[m.pattern as usize];
-            for n in &outer.nested {
-                let (s, e) = ((m.start + n.start) as usize, (m.start + n.end) as usize);
-                let pat = &tax.patterns[n.pattern as usize];
-                let left_ok = s == 0 || hay[s - 1] == b' ' || pat.cjk_start;
-                let right_ok = e == hay.len() || hay[e] == b' ' || pat.cjk_end;
-                if !left_ok || !right_ok {
+            // The mention of the last expansion (expansions come in (start, end) order).
+            let mut last: Option<Mention> = None;
+            for x in &outer.expansions {
+                let (s, e) = ((m.start + x.start) as usize, (m.start + x.end) as usize);
+                if (x.check_start && s > 0 && hay[s - 1] != b' ')
+                    || (x.check_end && e < hay.len() && hay[e] != b' ')
+                    || (fi == 2 && (s as u32) < skip_content)
+                {
                     continue;
                 }
-                if fi == 2 && (s as u32) < skip_content {
-                    continue;
-                }
-                let pos2 = norm.pos2_from(&mut cursor, s);
-                let place = match fi {
-                    0 => Place::Headline,
-                    1 => Place::Lead,
-                    _ if !has_summary && pos2 < LEAD_WORDS * 2 => Place::Lead,
-                    _ => Place::Body,
+                let mention = match last {
+                    Some(l) if l.start == s as u32 && l.end == e as u32 => l,
+                    _ => {
+                        let pos2 = norm.pos2_from(&mut cursor, s);
+                        let place = match fi {
+                            0 => Place::Headline,
+                            1 => Place::Lead,
+                            _ if !has_summary && pos2 < LEAD_WORDS * 2 => Place::Lead,
+                            _ => Place::Body,
+                        };
+                        Mention {
+                            field: fi as u8,
+                            place,
+                            start: s as u32,
+                            end: e as u32,
+                            pos2,
+                        }
+                    }
                 };
-                let mention = Mention {
-                    field: fi as u8,
-                    place,
-                    start: s as u32,
-                    end: e as u32,
-                    pos2,
-                };
-                sc.raw
-                    .extend(pat.targets.iter().map(|t| (slot(tax, *t) as u32, mention)));
+                last = Some(mention);
+                sc.raw.push((x.slot, mention));
             }
         }
     }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -286,19 +286,24 @@ pub struct Pattern {
     /// The pattern starts / ends with a CJK character: no word boundary needed on that side.
     pub cjk_start: bool,
     pub cjk_end: bool,
-    /// Every pattern found inside this one (itself included), with its byte range in it: the
-    /// matcher reports the longest match at a position, and these stand for the shorter
-    /// matches it covers ("Washington" inside "Washington Post", "missile" inside "ballistic
-    /// missile"), each still checked for word boundaries in the text.
-    pub nested: Vec<Nested>,
+    /// The mentions a match of this pattern stands for: the matcher reports the longest match
+    /// at a position, so a match also stands for every pattern inside it ("Washington" inside
+    /// "Washington Post", "missile" inside "ballistic missile"). In (start, end) order.
+    pub expansions: Vec<Expansion>,
 }
 
-/// A pattern inside another one.
-#[derive(Debug, Clone, Copy)]
-pub struct Nested {
-    pub pattern: u32,
+/// A pattern inside another one (or the pattern itself), for one of its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expansion {
+    /// Byte range in the outer pattern.
     pub start: u32,
     pub end: u32,
+    /// Where its mentions go (see [`Taxonomy::slot`]).
+    pub slot: u32,
+    /// The text must have a word boundary before / after it: it is at the edge of a CJK
+    /// pattern, whose matches need not start or end at a word.
+    pub check_start: bool,
+    pub check_end: bool,
 }
 
 /// A compiled taxonomy: actors, topics, alert rules and one automaton over all their patterns.
@@ -314,7 +319,30 @@ pub struct Taxonomy {
     pub matcher: Matcher,
 }
 
+/// Where the mentions of a target go in the tagger: a slot per term set, then four per actor
+/// (full alias, context alias, title, exclusion phrase).
+fn slot_of(term_sets: usize, t: Target) -> usize {
+    let actor = |a: usize, k: usize| term_sets + 4 * a + k;
+    match t {
+        Target::Term(s) => s,
+        Target::Actor(a) => actor(a, 0),
+        Target::ContextAlias(a) => actor(a, 1),
+        Target::Title(a) => actor(a, 2),
+        Target::ActorExclude(a) => actor(a, 3),
+    }
+}
+
 impl Taxonomy {
+    /// The tagger's slot of a target (see `slot_of`).
+    pub fn slot(&self, t: Target) -> usize {
+        slot_of(self.term_sets, t)
+    }
+
+    /// Number of slots: one per term set, four per actor.
+    pub fn slots(&self) -> usize {
+        self.term_sets + 4 * self.actors.len()
+    }
+
     /// Parses, validates and compiles a taxonomy. `file` names the source in errors.
     pub fn from_toml(file: &str, source: &str) -> Result<Taxonomy, ConfigErrors> {
         let raw: RawTaxonomy =
@@ -387,7 +415,7 @@ impl<'a> Compiler<'a> {
                     targets: Vec::new(),
                     cjk_start: norm.chars().next().is_some_and(is_cjk),
                     cjk_end: norm.chars().last().is_some_and(is_cjk),
-                    nested: Vec::new(),
+                    expansions: Vec::new(),
                 };
                 self.patterns.push((norm.clone(), pattern));
                 self.pattern_ids.insert(norm, i);
@@ -578,6 +606,53 @@ impl<'a> Compiler<'a> {
             "any" => Cond::Any(out),
             _ => Cond::None(out),
         })
+    }
+
+    /// The expansions of pattern `i` (see [`Pattern::expansions`]), `all` being an overlapping
+    /// search over every pattern.
+    fn expansions(&self, all: &AhoCorasick, i: usize, term_sets: usize) -> Vec<Expansion> {
+        let (text, outer) = &self.patterns[i];
+        let bytes = text.as_bytes();
+        let cjk = text.chars().any(is_cjk);
+        let mut out = Vec::new();
+        for m in all.find_overlapping_iter(text.as_str()) {
+            let inner = &self.patterns[m.pattern().as_usize()].1;
+            let (start, end) = (m.start(), m.end());
+            // Inside the pattern, a word pattern must sit on word boundaries of the pattern
+            // ("korea" in "north korea", not "or" in "north"). At the pattern's edges it
+            // depends on the text: a word pattern's matches are whole words, a CJK
+            // pattern's are checked there.
+            let start_ok = start == 0 || bytes[start - 1] == b' ' || inner.cjk_start;
+            let end_ok = end == bytes.len() || bytes[end] == b' ' || inner.cjk_end;
+            if !start_ok || !end_ok {
+                continue;
+            }
+            let whole = start == 0 && end == bytes.len();
+            for &t in &inner.targets {
+                // A name of an actor inside a full name of the same actor is the same mention
+                // (the tagger would drop it); a word pattern's match always stands, so it
+                // can be dropped here.
+                let same_actor = match t {
+                    Target::Actor(a) | Target::ContextAlias(a) => {
+                        outer.targets.contains(&Target::Actor(a))
+                    }
+                    _ => false,
+                };
+                if !whole && !cjk && same_actor {
+                    continue;
+                }
+                out.push(Expansion {
+                    start: start as u32,
+                    end: end as u32,
+                    slot: slot_of(term_sets, t) as u32,
+                    check_start: cjk && start == 0 && !inner.cjk_start,
+                    check_end: cjk && end == bytes.len() && !inner.cjk_end,
+                });
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     fn compile(mut self, raw: RawTaxonomy) -> Result<Taxonomy, ConfigErrors> {
@@ -807,16 +882,10 @@ impl<'a> Compiler<'a> {
             .match_kind(MatchKind::Standard)
             .build(self.patterns.iter().map(|(p, _)| p.as_str()))
             .map_err(build_error)?;
+        let term_sets = self.set_ids.len();
         for i in 0..self.patterns.len() {
-            let nested: Vec<Nested> = all
-                .find_overlapping_iter(self.patterns[i].0.as_str())
-                .map(|m| Nested {
-                    pattern: m.pattern().as_u32(),
-                    start: m.start() as u32,
-                    end: m.end() as u32,
-                })
-                .collect();
-            self.patterns[i].1.nested = nested;
+            let expansions = self.expansions(&all, i, term_sets);
+            self.patterns[i].1.expansions = expansions;
         }
         // Leftmost-longest search (see `matcher.rs`): whole words for Latin-script patterns,
         // an automaton for CJK ones.
