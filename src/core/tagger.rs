@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use super::matcher::Found;
 use super::taxonomy::{Cond, Scope, Signal, Taxonomy};
-use super::text::{normalize_into, Cursor, Normalized};
+use super::text::{normalize_into, Cursors, Normalized};
 use crate::story::{ActorTag, Evidence, Field, TopicTag};
 
 /// How many evidence items an actor or topic carries at most.
@@ -59,6 +59,9 @@ struct Mention {
     start: u32,
     end: u32,
     pos2: u32,
+    /// The range in the original field.
+    orig_start: u32,
+    orig_end: u32,
 }
 
 /// Tags of one story.
@@ -80,9 +83,8 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     fn evidence(&self, m: &Mention) -> Evidence {
-        let n = &self.norms[m.field as usize];
         let text = self.texts[m.field as usize];
-        let (s, e) = n.original_range(text, m.start as usize, m.end as usize);
+        let (s, e) = (m.orig_start as usize, m.orig_end as usize);
         Evidence {
             field: match m.field {
                 0 => Field::Title,
@@ -244,7 +246,8 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
         let hay = norm.text.as_bytes();
         sc.found.clear();
         tax.matcher.find(hay, &mut sc.found);
-        let mut cursor = Cursor::default();
+        let mut cursors = Cursors::default();
+        let text = fields.texts[fi];
         for m in &sc.found {
             let outer = &tax.patterns[m.pattern as usize];
             // The mention of the last expansion (expansions come in (start, end) order).
@@ -260,7 +263,7 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
                 let mention = match last {
                     Some(l) if l.start == s as u32 && l.end == e as u32 => l,
                     _ => {
-                        let pos2 = norm.pos2_from(&mut cursor, s);
+                        let (pos2, orig_start, orig_end) = norm.locate(text, &mut cursors, s, e);
                         let place = match fi {
                             0 => Place::Headline,
                             1 => Place::Lead,
@@ -273,6 +276,8 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
                             start: s as u32,
                             end: e as u32,
                             pos2,
+                            orig_start: orig_start as u32,
+                            orig_end: orig_end as u32,
                         }
                     }
                 };

@@ -231,10 +231,16 @@ pub struct Normalized {
     end_pos2: u32,
 }
 
-/// A place in a [`Normalized`] text's map, kept between lookups (see
-/// [`Normalized::pos2_from`]).
+/// A place in a [`Normalized`] text's map, kept between lookups.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Cursor(usize);
+struct Cursor(usize);
+
+/// The places of the last start and end looked up (see [`Normalized::locate`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cursors {
+    start: Cursor,
+    end: Cursor,
+}
 
 /// Bytes of the normalised text that map back to the original in one simple way.
 #[derive(Debug, Clone, Copy)]
@@ -255,17 +261,37 @@ impl Normalized {
     /// Original byte range of the normalised range `start..end`; `original` is the text this
     /// was normalised from.
     pub fn original_range(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
-        let s = self.orig(start) as usize;
+        let (_, s, e) = self.locate(original, &mut Cursors::default(), start, end);
+        (s, e)
+    }
+
+    /// Word position of `start` (see [`Normalized::pos2`]) and the original byte range of
+    /// `start..end` (see [`Normalized::original_range`]), looking from the cursors on: a few
+    /// steps each when the ranges asked for come in increasing order, as a text's matches do.
+    pub fn locate(
+        &self,
+        original: &str,
+        cursors: &mut Cursors,
+        start: usize,
+        end: usize,
+    ) -> (u32, usize, usize) {
+        let (pos2, s) = match self.span_from(&mut cursors.start, start) {
+            Some(i) => (self.spans[i].pos2, self.orig_in(i, start) as usize),
+            None => (self.pos2(start), self.end_orig as usize),
+        };
         if end <= start {
-            return (s, s);
+            return (pos2, s, s);
         }
         // End: just after the source character of the last normalised byte.
-        let last = self.orig(end - 1) as usize;
+        let last = match self.span_from(&mut cursors.end, end - 1) {
+            Some(i) => self.orig_in(i, end - 1) as usize,
+            None => self.end_orig as usize,
+        };
         let len = original
             .get(last..)
             .and_then(|rest| rest.chars().next())
             .map_or(1, char::len_utf8);
-        (s, (last + len).min(original.len()))
+        (pos2, s, (last + len).min(original.len()))
     }
 
     /// Position of a byte in words ×2 (see `near`); 0 past the end.
@@ -277,11 +303,14 @@ impl Normalized {
         }
     }
 
-    /// [`Normalized::pos2`], looking from the cursor's span on: a few steps each when the
-    /// bytes asked for come in increasing order, as a text's matches do.
-    pub fn pos2_from(&self, cursor: &mut Cursor, byte: usize) -> u32 {
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The span holding `byte`, looking from the cursor's span on; `None` past the text.
+    fn span_from(&self, cursor: &mut Cursor, byte: usize) -> Option<usize> {
         if byte >= self.text.len() {
-            return self.pos2(byte);
+            return None;
         }
         let at = |i: usize| self.spans[i].norm as usize;
         let mut i = cursor.0;
@@ -300,19 +329,12 @@ impl Normalized {
             }
         }
         cursor.0 = i;
-        self.spans[i].pos2
+        Some(i)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-    }
-
-    /// Original offset of normalised byte `byte` (`text.len()` maps to the original's end).
-    fn orig(&self, byte: usize) -> u32 {
-        if byte >= self.text.len() {
-            return self.end_orig;
-        }
-        let span = &self.spans[self.span_of(byte)];
+    /// Original offset of normalised byte `byte`, held by span `i`.
+    fn orig_in(&self, i: usize, byte: usize) -> u32 {
+        let span = &self.spans[i];
         if span.linear {
             span.orig + (byte as u32 - span.norm)
         } else {
@@ -662,21 +684,45 @@ mod tests {
     }
 
     #[test]
-    fn pos2_from_a_cursor_is_pos2() {
-        let src = "The U.S. and 북한이 미사일을 발사했다 — 北朝鮮が発射. ".repeat(30);
+    fn locating_from_cursors_is_looking_up_afresh() {
+        let src = "The U.S. and 북한이 미사일을 발사했다 — 北朝鮮が発射, Kim's. ".repeat(30);
         let n = normalize(&src);
+        // The per-byte maps of the first implementation.
+        let (text, map, pos2) = reference(&src);
+        assert_eq!(n.text, text);
+        let afresh = |s: usize, e: usize| {
+            let last = map[e - 1];
+            let len = src[last..].chars().next().map_or(1, char::len_utf8);
+            (pos2[s], map[s], last + len)
+        };
         // In increasing order (short and long steps), then going back.
-        let mut cursor = Cursor::default();
+        let mut cursors = Cursors::default();
         let mut at = 0;
         let mut step = 1;
-        while at <= n.text.len() + 2 {
-            assert_eq!(n.pos2_from(&mut cursor, at), n.pos2(at), "at {at}");
+        while at < n.text.len() {
+            let end = (at + step / 2 + 1).min(n.text.len());
+            assert_eq!(
+                n.locate(&src, &mut cursors, at, end),
+                afresh(at, end),
+                "at {at}"
+            );
             at += step;
             step = step % 97 + 7;
         }
         for at in (0..n.text.len()).rev().step_by(13) {
-            assert_eq!(n.pos2_from(&mut cursor, at), n.pos2(at), "at {at}");
+            let end = (at + 5).min(n.text.len());
+            assert_eq!(
+                n.locate(&src, &mut cursors, at, end),
+                afresh(at, end),
+                "at {at}"
+            );
         }
+        // Past the end.
+        let len = n.text.len();
+        assert_eq!(
+            n.locate(&src, &mut cursors, len, len),
+            (n.pos2(len), src.len(), src.len())
+        );
     }
 
     #[test]
@@ -825,7 +871,11 @@ mod tests {
             assert_eq!(n.text, text, "{input:?}");
             assert_eq!(normalize_text(&input), text, "{input:?}");
             for b in 0..=text.len() {
-                assert_eq!(n.orig(b) as usize, map[b], "{input:?} byte {b}");
+                assert_eq!(
+                    n.original_range(&input, b, b).0,
+                    map[b],
+                    "{input:?} byte {b}"
+                );
                 assert_eq!(n.pos2(b), pos2[b], "{input:?} byte {b}");
             }
         }
