@@ -224,7 +224,7 @@ pub struct Normalized {
     /// Lower-case, diacritics removed, separators collapsed to single spaces, trimmed.
     pub text: String,
     /// The map back to the original, run-length encoded: each span covers the bytes of `text`
-    /// from its `norm` to the next span's (or the end), all with the same word position.
+    /// from its `norm` to the next span's (or the end).
     spans: Vec<Span>,
     /// Original offset and word position one past the end of `text`.
     end_orig: u32,
@@ -240,6 +240,8 @@ struct Cursor(usize);
 pub struct Cursors {
     start: Cursor,
     end: Cursor,
+    /// A character boundary of the text and the word count (×2) before it.
+    words: (usize, u32),
 }
 
 /// Bytes of the normalised text that map back to the original in one simple way.
@@ -249,9 +251,6 @@ struct Span {
     norm: u32,
     /// Original offset of that byte.
     orig: u32,
-    /// Word position (twice the word index; unspaced CJK characters count one each) of every
-    /// byte of the span.
-    pos2: u32,
     /// Byte `norm + k` comes from `orig + k` (a copied run) when true, from `orig` (one
     /// original character written as several bytes) when false.
     linear: bool,
@@ -276,7 +275,10 @@ impl Normalized {
         end: usize,
     ) -> (u32, usize, usize) {
         let (pos2, s) = match self.span_from(&mut cursors.start, start) {
-            Some(i) => (self.spans[i].pos2, self.orig_in(i, start) as usize),
+            Some(i) => (
+                self.pos2_from(&mut cursors.words, start),
+                self.orig_in(i, start) as usize,
+            ),
             None => (self.pos2(start), self.end_orig as usize),
         };
         if end <= start {
@@ -294,13 +296,37 @@ impl Normalized {
         (pos2, s, (last + len).min(original.len()))
     }
 
-    /// Position of a byte in words ×2 (see `near`); 0 past the end.
+    /// Position of a byte in words ×2 (twice the word index; unspaced CJK characters count
+    /// one each; see `near`); 0 past the end.
     pub fn pos2(&self, byte: usize) -> u32 {
+        self.pos2_from(&mut (0, 0), byte)
+    }
+
+    /// [`Normalized::pos2`], counting from `words`, a character boundary and its word
+    /// position, when `byte` is after it (and moving it to `byte`).
+    fn pos2_from(&self, words: &mut (usize, u32), byte: usize) -> u32 {
         match byte.cmp(&self.text.len()) {
-            std::cmp::Ordering::Less => self.spans[self.span_of(byte)].pos2,
-            std::cmp::Ordering::Equal => self.end_pos2,
-            std::cmp::Ordering::Greater => 0,
+            std::cmp::Ordering::Less => {}
+            std::cmp::Ordering::Equal => return self.end_pos2,
+            std::cmp::Ordering::Greater => return 0,
         }
+        // The character holding `byte`, and the words before it.
+        let mut at = byte;
+        while !self.text.is_char_boundary(at) {
+            at -= 1;
+        }
+        if words.0 > at {
+            *words = (0, 0);
+        }
+        words.1 += words2_of(&self.text[words.0..at]);
+        words.0 = at;
+        // A space counts from itself on (it starts the next word).
+        words.1
+            + if self.text.as_bytes()[at] == b' ' {
+                2
+            } else {
+                0
+            }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -503,6 +529,32 @@ fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
     at_least_lo & !above_hi & HIGH
 }
 
+/// Word count ×2 of a piece of normalised text (see [`Normalized::pos2`]): two per space, one
+/// per unspaced CJK character.
+fn words2_of(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let mut n = 0;
+    // ASCII eight bytes at a time, up to the first chunk with a non-ASCII byte.
+    let mut done = 0;
+    while let Some(c) = bytes.get(done..done + 8) {
+        let x = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        if x & HIGH != 0 {
+            break;
+        }
+        n += 2 * in_range(x, b' ', b' ').count_ones();
+        done += 8;
+    }
+    // The rest (it starts after ASCII bytes, so at a character boundary) one by one.
+    n + text[done..]
+        .chars()
+        .map(|c| match c {
+            ' ' => 2,
+            c if is_unspaced(c) => 1,
+            _ => 0,
+        })
+        .sum::<u32>()
+}
+
 struct Builder {
     text: Vec<u8>,
     spans: Vec<Span>,
@@ -531,22 +583,19 @@ impl Builder {
         let norm = norm as u32;
         let orig = orig as u32;
         if let Some(last) = self.spans.last() {
-            if last.pos2 == self.words2 {
-                let last_len = norm - last.norm;
-                let continues = if last.linear {
-                    (linear || len == 1) && last.orig + last_len == orig
-                } else {
-                    (!linear || len == 1) && last.orig == orig
-                };
-                if continues {
-                    return;
-                }
+            let last_len = norm - last.norm;
+            let continues = if last.linear {
+                (linear || len == 1) && last.orig + last_len == orig
+            } else {
+                (!linear || len == 1) && last.orig == orig
+            };
+            if continues {
+                return;
             }
         }
         self.spans.push(Span {
             norm,
             orig,
-            pos2: self.words2,
             linear: linear || len == 1,
         });
     }
@@ -571,22 +620,9 @@ impl Builder {
         let norm = self.text.len();
         let lower = x | (in_range(x, b'A', b'Z') >> 2);
         self.text.extend_from_slice(&lower.to_le_bytes());
-        // The map: a span per word, the space before a word starting it.
-        let mut from = 0;
-        let mut rest = spaces;
-        while rest != 0 {
-            let k = (rest.trailing_zeros() / 8) as usize;
-            if k > from {
-                self.map_at(norm + from, orig + from, k - from, true);
-            }
-            self.words2 += 2;
-            self.map_at(norm + k, orig + k, 1, true);
-            from = k + 1;
-            rest &= rest - 1;
-        }
-        if from < 8 {
-            self.map_at(norm + from, orig + from, 8 - from, true);
-        }
+        // Copied as they are: one run of the map.
+        self.map_at(norm, orig, 8, true);
+        self.words2 += 2 * spaces.count_ones();
         self.at_sep = spaces >> 63 != 0;
         true
     }
