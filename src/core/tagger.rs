@@ -105,13 +105,10 @@ struct Scratch {
     /// The normalised headline, summary and content.
     norms: [Normalized; 3],
     found: Vec<Found>,
-    /// (slot, mention), as found.
-    raw: Vec<(u32, Mention)>,
-    /// The mentions grouped by slot, each group in (field, start, end) order.
-    by_slot: Vec<Mention>,
-    /// Per slot, its group in `by_slot` (empty unless the slot is in `touched`).
-    range: Vec<(u32, u32)>,
-    /// Slots with mentions, in order.
+    /// Per slot, its mentions in (field, start, end) order (empty unless the slot is in
+    /// `touched`).
+    by_slot: Vec<Vec<Mention>>,
+    /// Slots with mentions, in order once `group` has run.
     touched: Vec<u32>,
     /// Per actor, its mentions after the context rules, in `actor_mentions`.
     actor_range: Vec<(u32, u32)>,
@@ -121,66 +118,43 @@ struct Scratch {
 }
 
 impl Scratch {
-    /// Sorts `raw` into `by_slot` (a counting sort: `range` holds the counts first).
+    fn push(&mut self, slot: u32, m: Mention) {
+        let list = &mut self.by_slot[slot as usize];
+        if list.is_empty() {
+            self.touched.push(slot);
+        }
+        list.push(m);
+    }
+
+    /// Puts the slots in order, and each slot's mentions: matches come in text order, so they
+    /// almost always are already; a CJK match that overlaps a word match can break the order
+    /// or repeat a mention.
     fn group(&mut self) {
-        for &(slot, _) in &self.raw {
-            let r = &mut self.range[slot as usize];
-            if r.1 == 0 {
-                self.touched.push(slot);
-            }
-            r.1 += 1;
-        }
         self.touched.sort_unstable();
-        let mut at = 0;
-        for &slot in &self.touched {
-            let r = &mut self.range[slot as usize];
-            let n = r.1;
-            *r = (at, at);
-            at += n;
-        }
-        self.by_slot.clear();
-        self.by_slot.resize(self.raw.len(), Mention::default());
-        for &(slot, m) in &self.raw {
-            let r = &mut self.range[slot as usize];
-            self.by_slot[r.1 as usize] = m;
-            r.1 += 1;
-        }
-        // Matches come in text order, so groups almost always are too; a CJK match that
-        // overlaps a word match can break the order or repeat a mention.
         let key = |m: &Mention| (m.field, m.start, m.end);
         for &slot in &self.touched {
-            let (lo, hi) = self.range[slot as usize];
-            let g = &mut self.by_slot[lo as usize..hi as usize];
+            let g = &mut self.by_slot[slot as usize];
             if g.windows(2).any(|w| key(&w[0]) >= key(&w[1])) {
                 g.sort_unstable_by_key(key);
-                let mut kept = 1;
-                for i in 1..g.len() {
-                    if key(&g[i]) != key(&g[kept - 1]) {
-                        g[kept] = g[i];
-                        kept += 1;
-                    }
-                }
-                self.range[slot as usize].1 = lo + kept as u32;
+                g.dedup_by_key(|m| key(m));
             }
         }
     }
 
     fn of(&self, slot: usize) -> &[Mention] {
-        let (lo, hi) = self.range[slot];
-        &self.by_slot[lo as usize..hi as usize]
+        &self.by_slot[slot]
     }
 
-    /// Empties the ranges and lists for the next story.
+    /// Empties the lists for the next story.
     fn reset(&mut self) {
         for &slot in &self.touched {
-            self.range[slot as usize] = (0, 0);
+            self.by_slot[slot as usize].clear();
         }
         for &a in &self.actors {
             self.actor_range[a as usize] = (0, 0);
         }
         self.touched.clear();
         self.actors.clear();
-        self.raw.clear();
         self.actor_mentions.clear();
     }
 }
@@ -233,22 +207,23 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
     let has_summary = !fields.norms[1].is_empty();
 
     let slots = tax.slots();
-    if sc.range.len() < slots {
-        sc.range.resize(slots, (0, 0));
+    if sc.by_slot.len() < slots {
+        sc.by_slot.resize_with(slots, Vec::new);
     }
     if sc.actor_range.len() < tax.actors.len() {
         sc.actor_range.resize(tax.actors.len(), (0, 0));
     }
+    let mut found = std::mem::take(&mut sc.found);
     for (fi, norm) in fields.norms.iter().enumerate() {
         if norm.is_empty() {
             continue;
         }
         let hay = norm.text.as_bytes();
-        sc.found.clear();
-        tax.matcher.find(hay, &mut sc.found);
+        found.clear();
+        tax.matcher.find(hay, &mut found);
         let mut cursors = Cursors::default();
         let text = fields.texts[fi];
-        for m in &sc.found {
+        for m in &found {
             let outer = &tax.patterns[m.pattern as usize];
             // The mention of the last expansion (expansions come in (start, end) order).
             let mut last: Option<Mention> = None;
@@ -282,10 +257,11 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
                     }
                 };
                 last = Some(mention);
-                sc.raw.push((x.slot, mention));
+                sc.push(x.slot, mention);
             }
         }
     }
+    sc.found = found;
     sc.group();
     resolve_actors(tax, sc);
     let tags = evaluate(tax, &fields, sc);
