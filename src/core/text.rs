@@ -458,6 +458,11 @@ fn normalize_with_buffers(
             i += len + 1;
             continue;
         }
+        if is_separator_fast(c) {
+            b.sep(i);
+            i += len;
+            continue;
+        }
         if is_cjk(c) {
             // Half-width katakana become full-width; other CJK stays as it is.
             let folded = if (0xFF66..=0xFF9F).contains(&(c as u32)) {
@@ -492,6 +497,14 @@ fn normalize_with_buffers(
         i += len;
     }
     b.finish(input.len())
+}
+
+/// Punctuation and spaces common in news text that the general path (decomposition, lower
+/// case, alphanumeric test) would turn into a separator anyway: no-break space, the General
+/// Punctuation block (dashes, curly quotes, ellipsis, thin spaces…), ideographic space, comma
+/// and full stop. A unit test checks each against the general path.
+fn is_separator_fast(c: char) -> bool {
+    matches!(c as u32, 0xA0 | 0x2000..=0x206F | 0x3000..=0x3002)
 }
 
 /// What an input byte is, for the ASCII fast path.
@@ -759,6 +772,24 @@ mod tests {
             n.locate(&src, &mut cursors, len, len),
             (n.pos2(len), src.len(), src.len())
         );
+    }
+
+    #[test]
+    fn fast_separators_are_what_the_general_path_makes_of_them() {
+        for c in (0..0x3100u32).filter_map(char::from_u32) {
+            if !is_separator_fast(c) {
+                continue;
+            }
+            for input in [format!("a{c}b"), format!("{c}"), format!("ab {c} cd{c}")] {
+                let n = normalize(&input);
+                let (text, map, pos2) = reference(&input);
+                assert_eq!(n.text, text, "{c:?}");
+                for b in 0..=text.len() {
+                    assert_eq!(n.original_range(&input, b, b).0, map[b], "{c:?}");
+                    assert_eq!(n.pos2(b), pos2[b], "{c:?}");
+                }
+            }
+        }
     }
 
     #[test]
