@@ -64,6 +64,13 @@ struct Mention {
     orig_end: u32,
 }
 
+impl Mention {
+    /// Text order (the place follows from it).
+    fn key(&self) -> (u8, u32, u32) {
+        (self.field, self.start, self.end)
+    }
+}
+
 /// Tags of one story.
 #[derive(Debug, Clone, Default)]
 pub struct Tags {
@@ -304,6 +311,7 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
     let mut scores = vec![0.0; tax.topics.len()];
     let mut topics = Vec::new();
     let mut evidence: Vec<Mention> = Vec::new();
+    let mut heads: Vec<&[Mention]> = Vec::new();
     for (ti, topic) in tax.topics.iter().enumerate() {
         if let Some(set) = topic.exclude {
             if !ctx.set(set).is_empty() {
@@ -339,20 +347,34 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
         let score = round3(1.0 - (-raw_score / topic.saturation).exp());
         scores[ti] = score;
         if score > 0.0 && score >= topic.threshold {
-            // Evidence only for the topics that are tagged.
-            evidence.clear();
+            // Evidence only for the topics that are tagged: the first mentions of its
+            // signals in text order (headline, then lead, then body), each once. Every list
+            // is in that order already, so they are merged, not sorted.
+            heads.clear();
             for signal in &topic.signals {
                 match signal {
-                    Signal::Terms { set, .. } => evidence.extend_from_slice(ctx.set(*set)),
+                    Signal::Terms { set, .. } => heads.push(ctx.set(*set)),
                     Signal::Actors { actors, .. } => {
-                        for a in actors {
-                            evidence.extend_from_slice(ctx.actor(*a));
-                        }
+                        heads.extend(actors.iter().map(|a| ctx.actor(*a)))
                     }
                 }
             }
-            evidence.sort_unstable_by_key(|m| (m.place, m.field, m.start, m.end));
-            evidence.dedup_by_key(|m| (m.field, m.start, m.end));
+            heads.retain(|h| !h.is_empty());
+            evidence.clear();
+            while evidence.len() < MAX_EVIDENCE {
+                let Some((k, m)) = heads
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| h.first().map(|m| (k, *m)))
+                    .min_by_key(|(_, m)| m.key())
+                else {
+                    break;
+                };
+                heads[k] = &heads[k][1..];
+                if evidence.last().is_none_or(|l| l.key() != m.key()) {
+                    evidence.push(m);
+                }
+            }
             topics.push(TopicTag {
                 id: topic.id.clone(),
                 score,
@@ -485,7 +507,7 @@ impl Ctx<'_> {
                     .copied()
                     .filter(|m| m.place.within(*scope));
                 match ev {
-                    None => ms.count() >= *min as usize,
+                    None => ms.take(*min as usize).count() >= *min as usize,
                     Some(ev) => {
                         let before = ev.len();
                         ev.extend(ms);
@@ -496,6 +518,15 @@ impl Ctx<'_> {
                         ok
                     }
                 }
+            }
+            Cond::Actors { actors, min, scope } if ev.is_none() => {
+                // Without evidence to collect, stop at the `min`-th actor found.
+                actors
+                    .iter()
+                    .filter(|a| self.actor(**a).iter().any(|m| m.place.within(*scope)))
+                    .take(*min as usize)
+                    .count()
+                    >= *min as usize
             }
             Cond::Actors { actors, min, scope } => {
                 let mut distinct = 0;
@@ -541,6 +572,7 @@ impl Ctx<'_> {
                 }
                 ok
             }
+            Cond::Any(cs) if ev.is_none() => cs.iter().any(|c| self.eval(c, &mut None)),
             Cond::Any(cs) => {
                 let mut ok = false;
                 for c in cs {
