@@ -274,7 +274,8 @@ impl Normalized {
         start: usize,
         end: usize,
     ) -> (u32, usize, usize) {
-        let (pos2, s) = match self.span_from(&mut cursors.start, start) {
+        let span = self.span_from(&mut cursors.start, start);
+        let (pos2, s) = match span {
             Some(i) => (
                 self.pos2_from(&mut cursors.words, start),
                 self.orig_in(i, start) as usize,
@@ -284,8 +285,15 @@ impl Normalized {
         if end <= start {
             return (pos2, s, s);
         }
-        // End: just after the source character of the last normalised byte.
-        let last = match self.span_from(&mut cursors.end, end - 1) {
+        // End: just after the source character of the last normalised byte, most often in
+        // the span of the start.
+        let in_start_span = span.filter(|&i| {
+            self.spans
+                .get(i + 1)
+                .is_none_or(|next| next.norm as usize >= end)
+                && end <= self.text.len()
+        });
+        let last = match in_start_span.or_else(|| self.span_from(&mut cursors.end, end - 1)) {
             Some(i) => self.orig_in(i, end - 1) as usize,
             None => self.end_orig as usize,
         };
