@@ -104,7 +104,7 @@ fn tagging_precision_and_recall_hold() {
             ("japan-korea-relations", 1.0, 0.965),
             ("us-korea-alliance", 1.0, 1.0),
         ],
-        (0.998, 0.998),
+        (0.998, 0.999),
     );
 }
 
@@ -128,5 +128,28 @@ fn tagging_holds_on_the_holdout_set() {
             ("russia-north-korea", 1.0, 1.0),
         ],
         (1.0, 0.99),
+    );
+}
+
+/// The third set, also written blind (docs/TAGGING.md, "The fresh set"); its odd half was
+/// tuned on in round 3, its even half in round 4 after its held-out figures were recorded.
+#[test]
+fn tagging_holds_on_the_fresh_set() {
+    check_tagging_floors(
+        "tests/data/tagging/fresh.jsonl",
+        200,
+        &[
+            ("north-korea", 0.985, 1.0),
+            ("trilateral-diplomacy", 1.0, 1.0),
+            ("missile-test", 1.0, 1.0),
+            ("nuclear-test", 1.0, 1.0),
+            ("denuclearization", 1.0, 1.0),
+            ("sanctions", 1.0, 1.0),
+            ("inter-korean", 1.0, 1.0),
+            ("japan-korea-relations", 1.0, 1.0),
+            ("us-korea-alliance", 1.0, 1.0),
+            ("russia-north-korea", 1.0, 0.93),
+        ],
+        (0.995, 0.993),
     );
 }
