@@ -148,7 +148,7 @@ fn tagging_holds_on_the_fresh_set() {
             ("inter-korean", 1.0, 1.0),
             ("japan-korea-relations", 1.0, 1.0),
             ("us-korea-alliance", 1.0, 1.0),
-            ("russia-north-korea", 1.0, 0.93),
+            ("russia-north-korea", 1.0, 1.0),
         ],
         (0.995, 0.993),
     );
