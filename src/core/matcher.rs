@@ -7,14 +7,14 @@
 //! - **Word patterns** (no CJK character): whole words, so they match a run of whole words of
 //!   the text. The text is cut at its spaces and each word looked up, by hash, in a table of
 //!   the words the patterns use; a word that starts a pattern walks a trie of word ids
-//!   (`north` → `korea` → `n`…). One probe of a small table per word of text, instead of a
+//!   (`north` → `korea`, `united` → `states` → `forces` → `korea`). One probe of a small table per word of text, instead of a
 //!   DFA transition per byte over an automaton of tens of megabytes: several times faster,
 //!   and the same speed whatever the number of patterns. Word boundaries come for free: a
 //!   pattern cannot start or end inside a word.
 //! - **CJK patterns** (any Han, kana or Hangul character): Korean, Japanese and Chinese are
 //!   matched without word boundaries, so they go to an Aho-Corasick automaton
-//!   (leftmost-longest), run only on texts with non-ASCII bytes. The tagger checks the word
-//!   boundaries a CJK pattern still needs on a Latin end.
+//!   (leftmost-longest), run only over the words around non-ASCII words. The tagger checks
+//!   the word boundaries a CJK pattern still needs on a Latin end.
 //!
 //! Each kind's matches are leftmost-longest among the patterns of that kind; the two lists
 //! are merged in text order (a pattern mixing scripts, such as "g7 정상", may overlap a word
