@@ -195,6 +195,8 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
 }
 
 fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
+    // Clean already, unless an earlier call unwound half-way.
+    sc.reset();
     let mut fields = Fields {
         texts: [doc.title, doc.summary, doc.content],
         norms: std::mem::take(&mut sc.norms),
