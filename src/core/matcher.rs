@@ -131,8 +131,9 @@ const NONE: u32 = u32::MAX;
 /// The word patterns: a hash table of their words and a trie over word ids.
 #[derive(Debug, Clone, Default)]
 struct Words {
-    /// Open addressing, `slots.len()` a power of two: (hash, word id), id `NONE` when empty.
-    slots: Vec<(u64, u32)>,
+    /// Open addressing, `slots.len()` a power of two: (hash, word id, `first` of the word),
+    /// id `NONE` when empty.
+    slots: Vec<(u64, u32, u32)>,
     /// The words, by id (to confirm a hash hit): their first sixteen bytes (zero-padded),
     /// length and text.
     head: Vec<[u64; 2]>,
@@ -201,7 +202,7 @@ impl Matcher {
             }
         }
         let size = (words.text.len() * 2).next_power_of_two().max(2);
-        words.slots = vec![(0, NONE); size];
+        words.slots = vec![(0, NONE, NONE); size];
         for (id, w) in words.text.iter().enumerate() {
             let (h, head) = hash_word(w);
             words.head.push(head);
@@ -210,7 +211,7 @@ impl Matcher {
             while words.slots[at].1 != NONE {
                 at = (at + 1) & (size - 1);
             }
-            words.slots[at] = (h, id as u32);
+            words.slots[at] = (h, id as u32, words.first[id]);
         }
         let cjk = if cjk_patterns.is_empty() {
             None
@@ -269,63 +270,93 @@ impl Matcher {
     }
 }
 
+/// A word of the text, read ahead of its lookup: its range, its hash and first bytes (see
+/// [`hash_word`]), and the table slot its lookup starts at, already loaded.
+#[derive(Clone, Copy)]
+struct Word {
+    start: usize,
+    end: usize,
+    hash: (u64, [u64; 2]),
+    slot: (u64, u32, u32),
+}
+
 impl Words {
-    /// Word id of the word `w` of `hash_word(w) == (h, head)`, if a pattern uses it.
+    /// The word starting at `at` (past the end of `hay`: an empty word at its end).
     #[inline(always)]
-    fn id_of(&self, (h, head): (u64, [u64; 2]), w: &[u8]) -> Option<u32> {
+    fn read(&self, hay: &[u8], at: usize) -> Word {
+        if at >= hay.len() {
+            return Word {
+                start: hay.len(),
+                end: hay.len(),
+                hash: (0, [0; 2]),
+                slot: (0, NONE, NONE),
+            };
+        }
+        let (end, hash) = next_word(hay, at);
+        Word {
+            start: at,
+            end,
+            hash,
+            slot: self.slots[slot(hash.0, self.slots.len())],
+        }
+    }
+
+    /// The word's id and `first` node, if a pattern uses it.
+    #[inline(always)]
+    fn lookup(&self, w: &Word, hay: &[u8]) -> Option<(u32, u32)> {
+        let (h, head) = w.hash;
+        let text = &hay[w.start..w.end];
         let mask = self.slots.len() - 1;
         let mut at = slot(h, self.slots.len());
+        let mut s = w.slot;
         loop {
-            let (sh, id) = self.slots[at];
+            let (sh, id, first) = s;
             if id == NONE {
                 return None;
             }
             if sh == h {
                 let i = id as usize;
                 if self.head[i] == head
-                    && self.len[i] as usize == w.len()
-                    && (w.len() <= 16 || self.text[i][16..] == w[16..])
+                    && self.len[i] as usize == text.len()
+                    && (text.len() <= 16 || self.text[i][16..] == text[16..])
                 {
-                    return Some(id);
+                    return Some((id, first));
                 }
             }
             at = (at + 1) & mask;
+            s = self.slots[at];
         }
     }
 
-    /// Leftmost-longest matches of the word patterns.
+    /// Leftmost-longest matches of the word patterns. Each word's table slot is loaded while
+    /// the word before it is looked up, so the two loads overlap.
     fn find(&self, hay: &[u8], out: &mut Vec<Found>) {
         if self.text.is_empty() {
             return;
         }
-        let mut at = 0;
-        while at < hay.len() {
-            let (end, h) = next_word(hay, at);
-            let next = end + 1;
-            let node = match self.id_of(h, &hay[at..end]) {
-                Some(id) => self.first[id as usize],
-                None => NONE,
-            };
+        let mut cur = self.read(hay, 0);
+        while cur.start < hay.len() {
+            let ahead = self.read(hay, cur.end + 1);
+            let node = self.lookup(&cur, hay).map_or(NONE, |(_, first)| first);
             if node == NONE {
-                at = next;
+                cur = ahead;
                 continue;
             }
             // Walk the trie over the following words; remember the last pattern end.
-            let mut best = (self.ends[node as usize], end);
+            let mut best = (self.ends[node as usize], cur.end);
             let mut node = node;
-            let mut j = next;
-            while j < hay.len() {
-                let (e, h) = next_word(hay, j);
-                let Some(id) = self.id_of(h, &hay[j..e]) else {
+            let mut w = ahead;
+            while w.start < hay.len() {
+                let Some((id, _)) = self.lookup(&w, hay) else {
                     break;
                 };
                 match self.edges.get(&(u64::from(node) << 32 | u64::from(id))) {
                     Some(&child) => {
                         node = child;
                         if self.ends[node as usize] != NONE {
-                            best = (self.ends[node as usize], e);
+                            best = (self.ends[node as usize], w.end);
                         }
-                        j = e + 1;
+                        w = self.read(hay, w.end + 1);
                     }
                     None => break,
                 }
@@ -333,12 +364,12 @@ impl Words {
             if best.0 != NONE {
                 out.push(Found {
                     pattern: best.0,
-                    start: at as u32,
+                    start: cur.start as u32,
                     end: best.1 as u32,
                 });
-                at = best.1 + 1;
+                cur = self.read(hay, best.1 + 1);
             } else {
-                at = next;
+                cur = ahead;
             }
         }
     }
