@@ -233,10 +233,9 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
         let mut cursors = Cursors::default();
         let text = fields.texts[fi];
         for m in &found {
-            let outer = &tax.patterns[m.pattern as usize];
             // The mention of the last expansion (expansions come in (start, end) order).
             let mut last: Option<Mention> = None;
-            for x in &outer.expansions {
+            for x in tax.expansions(m.pattern) {
                 let (s, e) = ((m.start + x.start) as usize, (m.start + x.end) as usize);
                 if (x.check_start && s > 0 && hay[s - 1] != b' ')
                     || (x.check_end && e < hay.len() && hay[e] != b' ')

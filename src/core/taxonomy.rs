@@ -286,10 +286,6 @@ pub struct Pattern {
     /// The pattern starts / ends with a CJK character: no word boundary needed on that side.
     pub cjk_start: bool,
     pub cjk_end: bool,
-    /// The mentions a match of this pattern stands for: the matcher reports the longest match
-    /// at a position, so a match also stands for every pattern inside it ("Washington" inside
-    /// "Washington Post", "missile" inside "ballistic missile"). In (start, end) order.
-    pub expansions: Vec<Expansion>,
 }
 
 /// A pattern inside another one (or the pattern itself), for one of its targets.
@@ -315,6 +311,10 @@ pub struct Taxonomy {
     /// Number of term sets (named lists and inline lists).
     pub term_sets: usize,
     pub patterns: Vec<Pattern>,
+    /// Every pattern's expansions, one pattern after the other (see [`Taxonomy::expansions`]).
+    expansions: Vec<Expansion>,
+    /// Where each pattern's expansions are in `expansions`.
+    expansion_ranges: Vec<(u32, u32)>,
     /// Leftmost-longest search over all patterns (`Found::pattern` indexes `patterns`).
     pub matcher: Matcher,
 }
@@ -336,6 +336,15 @@ impl Taxonomy {
     /// The tagger's slot of a target (see `slot_of`).
     pub fn slot(&self, t: Target) -> usize {
         slot_of(self.term_sets, t)
+    }
+
+    /// The mentions a match of pattern `pattern` stands for, in (start, end) order: the
+    /// matcher reports the longest match at a position, so a match also stands for every
+    /// pattern inside it ("Washington" inside "Washington Post", "missile" inside "ballistic
+    /// missile"). In one array for all patterns, which the tagger reads for every match.
+    pub fn expansions(&self, pattern: u32) -> &[Expansion] {
+        let (from, to) = self.expansion_ranges[pattern as usize];
+        &self.expansions[from as usize..to as usize]
     }
 
     /// Number of slots: one per term set, four per actor.
@@ -415,7 +424,6 @@ impl<'a> Compiler<'a> {
                     targets: Vec::new(),
                     cjk_start: norm.chars().next().is_some_and(is_cjk),
                     cjk_end: norm.chars().last().is_some_and(is_cjk),
-                    expansions: Vec::new(),
                 };
                 self.patterns.push((norm.clone(), pattern));
                 self.pattern_ids.insert(norm, i);
@@ -608,7 +616,7 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    /// The expansions of pattern `i` (see [`Pattern::expansions`]), `all` being an overlapping
+    /// The expansions of pattern `i` (see [`Taxonomy::expansions`]), `all` being an overlapping
     /// search over every pattern.
     fn expansions(&self, all: &AhoCorasick, i: usize, term_sets: usize) -> Vec<Expansion> {
         let (text, outer) = &self.patterns[i];
@@ -883,9 +891,12 @@ impl<'a> Compiler<'a> {
             .build(self.patterns.iter().map(|(p, _)| p.as_str()))
             .map_err(build_error)?;
         let term_sets = self.set_ids.len();
+        let mut expansions = Vec::new();
+        let mut expansion_ranges = Vec::with_capacity(self.patterns.len());
         for i in 0..self.patterns.len() {
-            let expansions = self.expansions(&all, i, term_sets);
-            self.patterns[i].1.expansions = expansions;
+            let from = expansions.len() as u32;
+            expansions.extend(self.expansions(&all, i, term_sets));
+            expansion_ranges.push((from, expansions.len() as u32));
         }
         // Leftmost-longest search (see `matcher.rs`): whole words for Latin-script patterns,
         // an automaton for CJK ones.
@@ -897,6 +908,8 @@ impl<'a> Compiler<'a> {
             alerts,
             term_sets: self.set_ids.len(),
             patterns: self.patterns.into_iter().map(|(_, p)| p).collect(),
+            expansions,
+            expansion_ranges,
             matcher,
         })
     }
