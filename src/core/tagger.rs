@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use super::matcher::Found;
-use super::taxonomy::{Cond, Scope, Signal, Taxonomy};
+use super::taxonomy::{ActorSet, Cond, Scope, Signal, Taxonomy};
 use super::text::{normalize_into, Cursors, Normalized};
 use crate::story::{ActorTag, Evidence, Field, TopicTag};
 
@@ -335,9 +335,9 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
                         .sum::<f64>();
                 }
                 Signal::Actors { actors, weight } => {
-                    for a in actors {
+                    for a in ctx.named(actors) {
                         raw_score += ctx
-                            .actor(*a)
+                            .actor(a)
                             .iter()
                             .map(|m| weight * m.place.weight())
                             .sum::<f64>();
@@ -356,7 +356,7 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
                 match signal {
                     Signal::Terms { set, .. } => heads.push(ctx.set(*set)),
                     Signal::Actors { actors, .. } => {
-                        heads.extend(actors.iter().map(|a| ctx.actor(*a)))
+                        heads.extend(ctx.named(actors).map(|a| ctx.actor(a)))
                     }
                 }
             }
@@ -492,6 +492,15 @@ impl Ctx<'_> {
         self.sc.of(set)
     }
 
+    /// The actors of `set` the story names, in order.
+    fn named<'s>(&'s self, set: &'s ActorSet) -> impl Iterator<Item = usize> + 's {
+        self.sc
+            .actors
+            .iter()
+            .map(|&a| a as usize)
+            .filter(move |&a| set.contains(a))
+    }
+
     fn actor(&self, actor: usize) -> &[Mention] {
         debug_assert!(actor < self.tax.actors.len());
         let (lo, hi) = self.sc.actor_range[actor];
@@ -522,9 +531,8 @@ impl Ctx<'_> {
             }
             Cond::Actors { actors, min, scope } if ev.is_none() => {
                 // Without evidence to collect, stop at the `min`-th actor found.
-                actors
-                    .iter()
-                    .filter(|a| self.actor(**a).iter().any(|m| m.place.within(*scope)))
+                self.named(actors)
+                    .filter(|&a| self.actor(a).iter().any(|m| m.place.within(*scope)))
                     .take(*min as usize)
                     .count()
                     >= *min as usize
@@ -532,8 +540,8 @@ impl Ctx<'_> {
             Cond::Actors { actors, min, scope } => {
                 let mut distinct = 0;
                 let before = ev.as_ref().map_or(0, Vec::len);
-                for a in actors {
-                    if let Some(m) = self.actor(*a).iter().find(|m| m.place.within(*scope)) {
+                for a in self.named(actors) {
+                    if let Some(m) = self.actor(a).iter().find(|m| m.place.within(*scope)) {
                         distinct += 1;
                         if let Some(ev) = ev.as_mut() {
                             ev.push(*m);

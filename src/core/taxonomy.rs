@@ -216,7 +216,7 @@ pub enum Cond {
         scope: Scope,
     },
     Actors {
-        actors: Vec<usize>,
+        actors: ActorSet,
         min: u32,
         scope: Scope,
     },
@@ -238,7 +238,33 @@ pub enum Cond {
 #[derive(Debug, Clone)]
 pub enum Signal {
     Terms { set: usize, weight: f64 },
-    Actors { actors: Vec<usize>, weight: f64 },
+    Actors { actors: ActorSet, weight: f64 },
+}
+
+/// A set of actors (by index), for membership tests: the tagger goes through the few actors a
+/// story names, not through lists of dozens.
+#[derive(Debug, Clone, Default)]
+pub struct ActorSet {
+    bits: Vec<u64>,
+}
+
+impl ActorSet {
+    pub fn new(actors: impl IntoIterator<Item = usize>) -> ActorSet {
+        let mut bits = Vec::new();
+        for a in actors {
+            if bits.len() <= a / 64 {
+                bits.resize(a / 64 + 1, 0);
+            }
+            bits[a / 64] |= 1 << (a % 64);
+        }
+        ActorSet { bits }
+    }
+
+    pub fn contains(&self, actor: usize) -> bool {
+        self.bits
+            .get(actor / 64)
+            .is_some_and(|w| w & (1 << (actor % 64)) != 0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -475,7 +501,7 @@ impl<'a> Compiler<'a> {
         Some(i)
     }
 
-    fn actor_refs(&mut self, at: usize, what: &str, ids: &[String]) -> Option<Vec<usize>> {
+    fn actor_refs(&mut self, at: usize, what: &str, ids: &[String]) -> Option<ActorSet> {
         let mut out = Vec::new();
         let mut ok = true;
         for id in ids {
@@ -491,7 +517,7 @@ impl<'a> Compiler<'a> {
             self.error(at, format!("{what}: the actor list is empty"));
             ok = false;
         }
-        ok.then_some(out)
+        ok.then(|| ActorSet::new(out))
     }
 
     fn scope(&mut self, at: usize, what: &str, place: &Option<String>) -> Scope {
