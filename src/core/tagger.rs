@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use super::matcher::Found;
-use super::taxonomy::{ActorSet, Cond, Scope, Signal, Taxonomy};
+use super::taxonomy::{ActorSet, Cond, Scope, Signal, Target, Taxonomy};
 use super::text::{normalize_into, Cursors, Normalized};
 use crate::story::{ActorTag, Evidence, Field, TopicTag};
 
@@ -424,22 +424,26 @@ fn round3(x: f64) -> f64 {
 /// a title right before them), and nested matches of one actor counted once. Fills
 /// `actor_mentions`, `actor_range` and `actors` from the grouped mentions.
 fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
-    let base = tax.term_sets;
     let mut ms: Vec<Mention> = Vec::new();
-    // Actors with a full or context mention, in order (touched slots are sorted).
-    let mut i = sc.touched.partition_point(|&s| (s as usize) < base);
+    // Actors with a full or context mention, in order (touched slots are sorted, an actor's
+    // slots together after the term sets').
+    let mut i = sc
+        .touched
+        .partition_point(|&s| (s as usize) < tax.term_sets);
     while i < sc.touched.len() {
-        let a = (sc.touched[i] as usize - base) / 4;
+        let Some(a) = tax.actor_of_slot(sc.touched[i] as usize) else {
+            break;
+        };
         // Skip the rest of this actor's slots.
-        while i < sc.touched.len() && (sc.touched[i] as usize - base) / 4 == a {
+        while i < sc.touched.len() && tax.actor_of_slot(sc.touched[i] as usize) == Some(a) {
             i += 1;
         }
-        let at = base + 4 * a;
-        let (full, context) = (sc.of(at), sc.of(at + 1));
+        let of = |t: Target| sc.of(tax.slot(t));
+        let (full, context) = (of(Target::Actor(a)), of(Target::ContextAlias(a)));
         if full.is_empty() && context.is_empty() {
             continue;
         }
-        let (titles, excluded) = (sc.of(at + 2), sc.of(at + 3));
+        let (titles, excluded) = (of(Target::Title(a)), of(Target::ActorExclude(a)));
         let not_excluded = |m: &Mention| {
             !excluded
                 .iter()

@@ -373,6 +373,11 @@ impl Taxonomy {
         &self.expansions[from as usize..to as usize]
     }
 
+    /// The actor a slot belongs to (`None` for a term set's slot).
+    pub fn actor_of_slot(&self, slot: usize) -> Option<usize> {
+        slot.checked_sub(self.term_sets).map(|s| s / 4)
+    }
+
     /// Number of slots: one per term set, four per actor.
     pub fn slots(&self) -> usize {
         self.term_sets + 4 * self.actors.len()
