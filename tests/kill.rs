@@ -213,6 +213,29 @@ fn tally(events: &[Value], n: usize) -> (usize, usize, usize) {
     (per_story.len(), dups, lost)
 }
 
+/// Starts `process` again once the stopped member's session has expired (10 s: Kafka evicts a
+/// dead member then by itself, tansu only when a member joins after it expired, and can leave
+/// one that joins right after another left without partitions), reads events until stories
+/// `0..n` are all out, and stops it. Returns the tally and how many messages the restarted
+/// process found already emitted.
+async fn restart_until(
+    config: &Path,
+    dir: &Path,
+    enriched: &StreamConsumer,
+    events: &mut Vec<Value>,
+    n: usize,
+) -> ((usize, usize, usize), usize) {
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let mut second = spawn_process(config, &dir.join("second.log"));
+    read_events(enriched, events, n, Duration::from_secs(120)).await;
+    sigterm(&mut second);
+    let log = std::fs::read_to_string(dir.join("second.log")).unwrap_or_default();
+    (
+        tally(events, n),
+        log.matches("outputs already emitted").count(),
+    )
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ww-{name}-{}", unique()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -244,15 +267,8 @@ async fn process_killed_mid_batch_and_restarted_loses_nothing_and_emits_nothing_
         "killed mid-run: {at_kill} of {N} out"
     );
 
-    // Restarted after the session timeout (10 s): Kafka evicts the dead member then by itself,
-    // tansu only when a member joins after it expired.
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let mut second = spawn_process(&config, &dir.join("second.log"));
-    read_events(&enriched, &mut events, N, Duration::from_secs(120)).await;
-    sigterm(&mut second);
-    let (out, dups, lost) = tally(&events, N);
-    let log = std::fs::read_to_string(dir.join("second.log")).unwrap_or_default();
-    let recovered = log.matches("outputs already emitted").count();
+    let ((out, dups, lost), recovered) =
+        restart_until(&config, &dir, &enriched, &mut events, N).await;
     println!(
         "SIGKILL mid-batch: stories in {N}, out {out}, duplicates {dups}, lost {lost} (killed after {at_kill} events; {recovered} messages found already emitted on restart)"
     );
@@ -440,15 +456,8 @@ async fn sigterm_drains_commits_and_exits_zero_and_a_second_signal_forces_exit()
         "stopped in {took:?}"
     );
     // The restarted process starts at the committed offsets: nothing to recover, nothing twice.
-    // (Restarted after the session timeout: tansu can leave a member that joins right after
-    // another left without partitions; Kafka rebalances at once.)
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    let mut second = spawn_process(&config, &dir.join("second.log"));
-    read_events(&enriched, &mut events, N, Duration::from_secs(120)).await;
-    sigterm(&mut second);
-    let (out, dups, lost) = tally(&events, N);
-    let log = std::fs::read_to_string(dir.join("second.log")).unwrap_or_default();
-    let reprocessed = log.matches("outputs already emitted").count();
+    let ((out, dups, lost), reprocessed) =
+        restart_until(&config, &dir, &enriched, &mut events, N).await;
     println!(
         "SIGTERM mid-run: stories in {N}, out {out}, duplicates {dups}, lost {lost}; stopped in {took:?}; {reprocessed} messages reprocessed after the restart"
     );

@@ -131,17 +131,15 @@ const NONE: u32 = u32::MAX;
 /// The word patterns: a hash table of their words and a trie over word ids.
 #[derive(Debug, Clone, Default)]
 struct Words {
-    /// Open addressing, `slots.len()` a power of two: (hash, word id, `first` of the word),
-    /// id `NONE` when empty.
+    /// Open addressing, `slots.len()` a power of two: (hash, word id, the trie node a pattern's
+    /// first word leads to or `NONE` when no pattern starts with it), id `NONE` when empty.
+    /// Node 0 is the root.
     slots: Vec<(u64, u32, u32)>,
     /// The words, by id (to confirm a hash hit): their first sixteen bytes (zero-padded),
     /// length and text.
     head: Vec<[u64; 2]>,
     len: Vec<u32>,
     text: Vec<Box<[u8]>>,
-    /// The trie node a pattern's first word leads to, by word id (`NONE`: no pattern starts
-    /// with it). Node 0 is the root.
-    first: Vec<u32>,
     /// Deeper edges: (node << 32 | word id) → child node.
     edges: HashMap<u64, u32, BuildHasherDefault<EdgeHasher>>,
     /// Pattern index ending at each node, or `NONE`.
@@ -161,6 +159,8 @@ impl Matcher {
             ..Words::default()
         };
         let mut ids: HashMap<Box<[u8]>, u32> = HashMap::new();
+        // The trie node a pattern's first word leads to, by word id (into the slots below).
+        let mut first: Vec<u32> = Vec::new();
         let mut cjk_patterns = Vec::new();
         let mut cjk_index = Vec::new();
         for (i, p) in patterns.into_iter().enumerate() {
@@ -178,12 +178,12 @@ impl Matcher {
                 let next_id = ids.len() as u32;
                 let id = *ids.entry(w.as_bytes().into()).or_insert_with(|| {
                     words.text.push(w.as_bytes().into());
-                    words.first.push(NONE);
+                    first.push(NONE);
                     next_id
                 });
                 let fresh = words.ends.len() as u32;
                 let child = if k == 0 {
-                    &mut words.first[id as usize]
+                    &mut first[id as usize]
                 } else {
                     words
                         .edges
@@ -211,7 +211,7 @@ impl Matcher {
             while words.slots[at].1 != NONE {
                 at = (at + 1) & (size - 1);
             }
-            words.slots[at] = (h, id as u32, words.first[id]);
+            words.slots[at] = (h, id as u32, first[id]);
         }
         let cjk = if cjk_patterns.is_empty() {
             None
@@ -260,7 +260,6 @@ impl Matcher {
         let w = &self.words;
         w.slots.len() * 16
             + w.text.iter().map(|t| t.len() + 16).sum::<usize>()
-            + w.first.len() * 4
             + w.edges.capacity() * 16
             + w.ends.len() * 4
             + self

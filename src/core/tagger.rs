@@ -23,9 +23,8 @@ pub struct Doc<'a> {
     pub content: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {
-    #[default]
     Headline,
     Lead,
     Body,
@@ -52,7 +51,7 @@ impl Place {
 }
 
 /// One match, in normalised coordinates of its field.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Mention {
     field: u8,
     place: Place,
@@ -106,7 +105,7 @@ impl Fields<'_> {
 }
 
 /// Buffers kept from one story to the next (one set per thread), so tagging allocates little
-/// beyond what it returns. Between stories every range is empty and every list clear.
+/// beyond what it returns. They hold the last story's mentions until the next story empties them.
 #[derive(Debug, Default)]
 struct Scratch {
     /// The normalised headline, summary and content.
@@ -195,7 +194,7 @@ pub fn tag(tax: &Taxonomy, doc: &Doc<'_>) -> Tags {
 }
 
 fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
-    // Clean already, unless an earlier call unwound half-way.
+    // The last story's lists (or those of a call that unwound half-way).
     sc.reset();
     let mut fields = Fields {
         texts: [doc.title, doc.summary, doc.content],
@@ -273,7 +272,6 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
     sc.group();
     resolve_actors(tax, sc);
     let tags = evaluate(tax, &fields, sc);
-    sc.reset();
     sc.norms = fields.norms;
     tags
 }

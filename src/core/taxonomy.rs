@@ -306,8 +306,10 @@ pub enum Target {
     Term(usize),
 }
 
+/// A pattern while the taxonomy is compiled (what it stands for, and whether its ends need word
+/// boundaries); the compiled taxonomy keeps only its expansions.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+struct Pattern {
     pub targets: Vec<Target>,
     /// The pattern starts / ends with a CJK character: no word boundary needed on that side.
     pub cjk_start: bool,
@@ -336,12 +338,12 @@ pub struct Taxonomy {
     pub alerts: Vec<AlertRule>,
     /// Number of term sets (named lists and inline lists).
     pub term_sets: usize,
-    pub patterns: Vec<Pattern>,
     /// Every pattern's expansions, one pattern after the other (see [`Taxonomy::expansions`]).
     expansions: Vec<Expansion>,
     /// Where each pattern's expansions are in `expansions`.
     expansion_ranges: Vec<(u32, u32)>,
-    /// Leftmost-longest search over all patterns (`Found::pattern` indexes `patterns`).
+    /// Leftmost-longest search over all patterns (`Found::pattern` is the index for
+    /// [`Taxonomy::expansions`]).
     pub matcher: Matcher,
 }
 
@@ -392,7 +394,7 @@ impl Taxonomy {
 
     /// Total number of patterns in the automaton (aliases, titles, terms, exclusions).
     pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+        self.expansion_ranges.len()
     }
 }
 
@@ -938,7 +940,6 @@ impl<'a> Compiler<'a> {
             topics,
             alerts,
             term_sets: self.set_ids.len(),
-            patterns: self.patterns.into_iter().map(|(_, p)| p).collect(),
             expansions,
             expansion_ranges,
             matcher,
