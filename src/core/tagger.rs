@@ -231,6 +231,9 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
         tax.matcher.find(hay, &mut found);
         let mut cursors = Cursors::default();
         let text = fields.texts[fi];
+        // Word positions come from the matcher's word index unless unspaced CJK characters
+        // count in them.
+        let unspaced = norm.has_unspaced();
         for m in &found {
             // The mention of the last expansion (expansions come in (start, end) order).
             let mut last: Option<Mention> = None;
@@ -245,7 +248,14 @@ fn tag_with(tax: &Taxonomy, doc: &Doc<'_>, sc: &mut Scratch) -> Tags {
                 let mention = match last {
                     Some(l) if l.start == s as u32 && l.end == e as u32 => l,
                     _ => {
-                        let (pos2, orig_start, orig_end) = norm.locate(text, &mut cursors, s, e);
+                        let (pos2, orig_start, orig_end) = if unspaced {
+                            norm.locate(text, &mut cursors, s, e)
+                        } else {
+                            let (os, oe) = norm.range_from(text, &mut cursors, s, e);
+                            let pos2 = 2 * (m.word + u32::from(x.words));
+                            debug_assert_eq!(pos2, norm.pos2(s));
+                            (pos2, os, oe)
+                        };
                         let place = match fi {
                             0 => Place::Headline,
                             1 => Place::Lead,

@@ -328,6 +328,8 @@ pub struct Expansion {
     /// pattern, whose matches need not start or end at a word.
     pub check_start: bool,
     pub check_end: bool,
+    /// Spaces in the outer pattern before `start` (so its word index from the match's).
+    pub words: u16,
 }
 
 /// A compiled taxonomy: actors, topics, alert rules and one automaton over all their patterns.
@@ -688,6 +690,7 @@ impl<'a> Compiler<'a> {
                     slot: slot_of(term_sets, t) as u32,
                     check_start: cjk && start == 0 && !inner.cjk_start,
                     check_end: cjk && end == bytes.len() && !inner.cjk_end,
+                    words: bytes[..start].iter().filter(|&&b| b == b' ').count() as u16,
                 });
             }
         }

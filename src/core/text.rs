@@ -229,6 +229,8 @@ pub struct Normalized {
     /// Original offset and word position one past the end of `text`.
     end_orig: u32,
     end_pos2: u32,
+    /// The text has unspaced CJK characters (which count in word positions).
+    unspaced: bool,
 }
 
 /// A place in a [`Normalized`] text's map, kept between lookups.
@@ -274,16 +276,26 @@ impl Normalized {
         start: usize,
         end: usize,
     ) -> (u32, usize, usize) {
+        let pos2 = self.pos2_from(&mut cursors.words, start);
+        let (s, e) = self.range_from(original, cursors, start, end);
+        (pos2, s, e)
+    }
+
+    /// [`Normalized::locate`] without the word position.
+    pub fn range_from(
+        &self,
+        original: &str,
+        cursors: &mut Cursors,
+        start: usize,
+        end: usize,
+    ) -> (usize, usize) {
         let span = self.span_from(&mut cursors.start, start);
-        let (pos2, s) = match span {
-            Some(i) => (
-                self.pos2_from(&mut cursors.words, start),
-                self.orig_in(i, start) as usize,
-            ),
-            None => (self.pos2(start), self.end_orig as usize),
+        let s = match span {
+            Some(i) => self.orig_in(i, start) as usize,
+            None => self.end_orig as usize,
         };
         if end <= start {
-            return (pos2, s, s);
+            return (s, s);
         }
         // End: just after the source character of the last normalised byte, most often in
         // the span of the start.
@@ -301,7 +313,13 @@ impl Normalized {
             .get(last..)
             .and_then(|rest| rest.chars().next())
             .map_or(1, char::len_utf8);
-        (pos2, s, (last + len).min(original.len()))
+        (s, (last + len).min(original.len()))
+    }
+
+    /// True when the text has unspaced CJK characters (Han, kana): without them, the word
+    /// position of a byte (see [`Normalized::pos2`]) is twice the number of spaces before it.
+    pub fn has_unspaced(&self) -> bool {
+        self.unspaced
     }
 
     /// Position of a byte in words ×2 (twice the word index; unspaced CJK characters count
@@ -425,6 +443,7 @@ fn normalize_with_buffers(
         words2: 0,
         at_sep: true,
         track,
+        unspaced: false,
     };
     let bytes = input.as_bytes();
     let mut i = 0;
@@ -481,6 +500,7 @@ fn normalize_with_buffers(
             b.push_char(folded, i);
             if is_unspaced(c) {
                 b.words2 += 1;
+                b.unspaced = true;
             }
             i += len;
             continue;
@@ -591,6 +611,8 @@ struct Builder {
     at_sep: bool,
     /// Keep the maps back to the original.
     track: bool,
+    /// An unspaced CJK character was written.
+    unspaced: bool,
 }
 
 impl Builder {
@@ -702,6 +724,7 @@ impl Builder {
             spans: self.spans,
             end_orig: input_len as u32,
             end_pos2: self.words2,
+            unspaced: self.unspaced,
         }
     }
 }
