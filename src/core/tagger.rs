@@ -64,9 +64,31 @@ struct Mention {
 }
 
 impl Mention {
-    /// Text order (the place follows from it).
-    fn key(&self) -> (u8, u32, u32) {
-        (self.field, self.start, self.end)
+    /// Text order (the place follows from it), as one number: field, start, end.
+    fn key(&self) -> u64 {
+        u64::from(self.field) << 62
+            | u64::from(self.start & 0x3FFF_FFFF) << 32
+            | u64::from(self.end)
+    }
+}
+
+/// Merges `list` (in text order) into `best`, the first (at most) `MAX_EVIDENCE` distinct
+/// mentions in text order, kept sorted. A list's mentions after the last one kept cannot
+/// enter, so a list is read only as far as it can matter.
+fn first_distinct(list: &[Mention], best: &mut Vec<Mention>) {
+    for m in list {
+        let key = m.key();
+        let at = best.partition_point(|b| b.key() < key);
+        if at == MAX_EVIDENCE {
+            return;
+        }
+        if best.get(at).is_some_and(|b| b.key() == key) {
+            continue;
+        }
+        if best.len() == MAX_EVIDENCE {
+            best.pop();
+        }
+        best.insert(at, *m);
     }
 }
 
@@ -368,21 +390,9 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
                     }
                 }
             }
-            heads.retain(|h| !h.is_empty());
             evidence.clear();
-            while evidence.len() < MAX_EVIDENCE {
-                let Some((k, m)) = heads
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(k, h)| h.first().map(|m| (k, *m)))
-                    .min_by_key(|(_, m)| m.key())
-                else {
-                    break;
-                };
-                heads[k] = &heads[k][1..];
-                if evidence.last().is_none_or(|l| l.key() != m.key()) {
-                    evidence.push(m);
-                }
+            for head in &heads {
+                first_distinct(head, &mut evidence);
             }
             topics.push(TopicTag {
                 id: topic.id.clone(),
@@ -639,6 +649,51 @@ fn near(xs: &[Mention], ys: &[Mention], within2: u32, scope: Scope) -> Option<(M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Topic evidence: merging lists one after the other into the first eight distinct
+    /// mentions is taking all of them, in text order, once each, and the first eight.
+    #[test]
+    fn first_distinct_mentions_of_several_lists() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2_000 {
+            let lists: Vec<Vec<Mention>> = (0..next(6))
+                .map(|_| {
+                    let mut l: Vec<Mention> = (0..next(12))
+                        .map(|_| {
+                            let (field, start) = (next(3) as u8, next(40) as u32);
+                            Mention {
+                                field,
+                                place: Place::Body,
+                                start,
+                                end: start + 1 + next(2) as u32,
+                                pos2: 0,
+                                orig_start: 0,
+                                orig_end: 0,
+                            }
+                        })
+                        .collect();
+                    l.sort_by_key(Mention::key);
+                    l.dedup_by_key(|m| m.key());
+                    l
+                })
+                .collect();
+            let mut ours = Vec::new();
+            for l in &lists {
+                first_distinct(l, &mut ours);
+            }
+            let mut all: Vec<u64> = lists.iter().flatten().map(Mention::key).collect();
+            all.sort_unstable();
+            all.dedup();
+            all.truncate(MAX_EVIDENCE);
+            assert_eq!(ours.iter().map(Mention::key).collect::<Vec<_>>(), all);
+        }
+    }
 
     const TAX: &str = r#"
 version = 1

@@ -975,6 +975,7 @@ mod tests {
             let (text, map, pos2) = reference(&input);
             assert_eq!(n.text, text, "{input:?}");
             assert_eq!(normalize_text(&input), text, "{input:?}");
+            assert_eq!(n.has_unspaced(), text.chars().any(is_unspaced), "{input:?}");
             for b in 0..=text.len() {
                 assert_eq!(
                     n.original_range(&input, b, b).0,
