@@ -456,12 +456,20 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
         while i < sc.touched.len() && tax.actor_of_slot(sc.touched[i] as usize) == Some(a) {
             i += 1;
         }
-        let of = |t: Target| sc.of(tax.slot(t));
+        let of = |t: Target| tax.slot(t).map_or(&[][..], |s| sc.of(s));
         let (full, context) = (of(Target::Actor(a)), of(Target::ContextAlias(a)));
         if full.is_empty() && context.is_empty() {
             continue;
         }
-        let (titles, excluded) = (of(Target::Title(a)), of(Target::ActorExclude(a)));
+        let excluded = of(Target::ActorExclude(a));
+        // A title of the actor right before the mention.
+        let titled = |m: &Mention| {
+            tax.title_slots(a).iter().any(|&s| {
+                sc.of(s as usize)
+                    .iter()
+                    .any(|t| t.field == m.field && t.end + 1 == m.start)
+            })
+        };
         let not_excluded = |m: &Mention| {
             !excluded
                 .iter()
@@ -474,10 +482,7 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
             if !not_excluded(m) {
                 continue;
             }
-            let titled = titles
-                .iter()
-                .any(|t| t.field == m.field && t.end + 1 == m.start);
-            if has_full || titled {
+            if has_full || titled(m) {
                 ms.push(*m);
             }
         }
@@ -828,6 +833,51 @@ aliases = ["Allies"]
         // "u s a" (U.S.A.) is a prefix of "u s allies": it must not hide "allies".
         let tags = tag(&t, &title("U.S. allies meet"));
         assert_eq!(ids(&tags).0, ["nato", "united-states"]);
+    }
+
+    #[test]
+    fn a_title_licenses_the_actors_that_carry_it_only() {
+        // "President" is a title of two actors, "Governor" of one, "Chairman" of a third.
+        let t = Taxonomy::from_toml(
+            "t.toml",
+            r#"
+version = 1
+
+[[actor]]
+id = "yoon"
+name = "Yoon Suk Yeol"
+kind = "person"
+context_aliases = ["Yoon"]
+titles = ["President"]
+
+[[actor]]
+id = "lee"
+name = "Lee Jae-myung"
+kind = "person"
+context_aliases = ["Lee"]
+titles = ["President", "Governor"]
+
+[[actor]]
+id = "kim"
+name = "Kim Jong Un"
+kind = "person"
+context_aliases = ["Kim"]
+titles = ["Chairman"]
+"#,
+        )
+        .unwrap();
+        let tags = tag(
+            &t,
+            &title("President Yoon met Governor Lee and President Kim"),
+        );
+        assert_eq!(ids(&tags).0, ["lee", "yoon"]);
+        let tags = tag(
+            &t,
+            &title("President Lee and Chairman Kim, not Chairman Yoon"),
+        );
+        assert_eq!(ids(&tags).0, ["kim", "lee"]);
+        let tags = tag(&t, &title("Yoon and Lee, President of nothing"));
+        assert!(tags.actors.is_empty());
     }
 
     #[test]

@@ -344,28 +344,40 @@ pub struct Taxonomy {
     expansions: Vec<Expansion>,
     /// Where each pattern's expansions are in `expansions`.
     expansion_ranges: Vec<(u32, u32)>,
+    /// Per actor, the slots of the title sets that hold it (see `slot_of`).
+    title_slots: Vec<Box<[u32]>>,
+    /// Number of title sets.
+    title_sets: usize,
     /// Leftmost-longest search over all patterns (`Found::pattern` is the index for
     /// [`Taxonomy::expansions`]).
     pub matcher: Matcher,
 }
 
-/// Where the mentions of a target go in the tagger: a slot per term set, then four per actor
-/// (full alias, context alias, title, exclusion phrase).
-fn slot_of(term_sets: usize, t: Target) -> usize {
-    let actor = |a: usize, k: usize| term_sets + 4 * a + k;
+/// Where the mentions of a target go in the tagger: a slot per term set, then three per actor
+/// (full alias, context alias, exclusion phrase), then one per title set. A title pattern
+/// stands for a set of actors ("President" for some twenty): its mentions go once to the
+/// slot of that set, not once per actor; `None` for a title here.
+fn slot_of(term_sets: usize, t: Target) -> Option<usize> {
+    let actor = |a: usize, k: usize| Some(term_sets + 3 * a + k);
     match t {
-        Target::Term(s) => s,
+        Target::Term(s) => Some(s),
         Target::Actor(a) => actor(a, 0),
         Target::ContextAlias(a) => actor(a, 1),
-        Target::Title(a) => actor(a, 2),
-        Target::ActorExclude(a) => actor(a, 3),
+        Target::ActorExclude(a) => actor(a, 2),
+        Target::Title(_) => None,
     }
 }
 
 impl Taxonomy {
-    /// The tagger's slot of a target (see `slot_of`).
-    pub fn slot(&self, t: Target) -> usize {
+    /// The tagger's slot of a target (see `slot_of`): `None` for a title, whose mentions are in
+    /// the slots of [`Taxonomy::title_slots`].
+    pub fn slot(&self, t: Target) -> Option<usize> {
         slot_of(self.term_sets, t)
+    }
+
+    /// The slots of the title sets that hold an actor: its title mentions.
+    pub fn title_slots(&self, actor: usize) -> &[u32] {
+        &self.title_slots[actor]
     }
 
     /// The mentions a match of pattern `pattern` stands for, in (start, end) order: the
@@ -377,14 +389,16 @@ impl Taxonomy {
         &self.expansions[from as usize..to as usize]
     }
 
-    /// The actor a slot belongs to (`None` for a term set's slot).
+    /// The actor a slot belongs to (`None` for the slot of a term set or a title set).
     pub fn actor_of_slot(&self, slot: usize) -> Option<usize> {
-        slot.checked_sub(self.term_sets).map(|s| s / 4)
+        slot.checked_sub(self.term_sets)
+            .map(|s| s / 3)
+            .filter(|&a| a < self.actors.len())
     }
 
-    /// Number of slots: one per term set, four per actor.
+    /// Number of slots: one per term set, three per actor, one per title set.
     pub fn slots(&self) -> usize {
-        self.term_sets + 4 * self.actors.len()
+        self.term_sets + 3 * self.actors.len() + self.title_sets
     }
 
     /// Parses, validates and compiles a taxonomy. `file` names the source in errors.
@@ -653,13 +667,21 @@ impl<'a> Compiler<'a> {
 
     /// The expansions of pattern `i` (see [`Taxonomy::expansions`]), `all` being an overlapping
     /// search over every pattern.
-    fn expansions(&self, all: &AhoCorasick, i: usize, term_sets: usize) -> Vec<Expansion> {
+    /// `title_slot` is the slot of each pattern's title set (if it is a title).
+    fn expansions(
+        &self,
+        all: &AhoCorasick,
+        i: usize,
+        term_sets: usize,
+        title_slot: &[Option<u32>],
+    ) -> Vec<Expansion> {
         let (text, outer) = &self.patterns[i];
         let bytes = text.as_bytes();
         let cjk = text.chars().any(is_cjk);
         let mut out = Vec::new();
         for m in all.find_overlapping_iter(text.as_str()) {
-            let inner = &self.patterns[m.pattern().as_usize()].1;
+            let inner_index = m.pattern().as_usize();
+            let inner = &self.patterns[inner_index].1;
             let (start, end) = (m.start(), m.end());
             // Inside the pattern, a word pattern must sit on word boundaries of the pattern
             // ("korea" in "north korea", not "or" in "north"). At the pattern's edges it
@@ -684,10 +706,17 @@ impl<'a> Compiler<'a> {
                 if !whole && !cjk && same_actor {
                     continue;
                 }
+                let Some(slot) = slot_of(term_sets, t)
+                    .map(|s| s as u32)
+                    .or(title_slot[inner_index])
+                else {
+                    continue;
+                };
+                // (One expansion per title set: the duplicates go below.)
                 out.push(Expansion {
                     start: start as u32,
                     end: end as u32,
-                    slot: slot_of(term_sets, t) as u32,
+                    slot,
                     check_start: cjk && start == 0 && !inner.cjk_start,
                     check_end: cjk && end == bytes.len() && !inner.cjk_end,
                     words: bytes[..start].iter().filter(|&&b| b == b' ').count() as u16,
@@ -927,11 +956,40 @@ impl<'a> Compiler<'a> {
             .build(self.patterns.iter().map(|(p, _)| p.as_str()))
             .map_err(build_error)?;
         let term_sets = self.set_ids.len();
+        // The title sets: the actors each title pattern stands for, once per distinct set.
+        let mut set_index: HashMap<Vec<usize>, u32> = HashMap::new();
+        let mut title_slots: Vec<Vec<u32>> = vec![Vec::new(); actors.len()];
+        let title_base = (term_sets + 3 * actors.len()) as u32;
+        let title_slot: Vec<Option<u32>> = self
+            .patterns
+            .iter()
+            .map(|(_, p)| {
+                let set: Vec<usize> = p
+                    .targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Target::Title(a) => Some(*a),
+                        _ => None,
+                    })
+                    .collect();
+                if set.is_empty() {
+                    return None;
+                }
+                let fresh = title_base + set_index.len() as u32;
+                let slot = *set_index.entry(set.clone()).or_insert_with(|| {
+                    for &a in &set {
+                        title_slots[a].push(fresh);
+                    }
+                    fresh
+                });
+                Some(slot)
+            })
+            .collect();
         let mut expansions = Vec::new();
         let mut expansion_ranges = Vec::with_capacity(self.patterns.len());
         for i in 0..self.patterns.len() {
             let from = expansions.len() as u32;
-            expansions.extend(self.expansions(&all, i, term_sets));
+            expansions.extend(self.expansions(&all, i, term_sets, &title_slot));
             expansion_ranges.push((from, expansions.len() as u32));
         }
         // Leftmost-longest search (see `matcher.rs`): whole words for Latin-script patterns,
@@ -945,6 +1003,8 @@ impl<'a> Compiler<'a> {
             term_sets: self.set_ids.len(),
             expansions,
             expansion_ranges,
+            title_slots: title_slots.into_iter().map(Vec::into_boxed_slice).collect(),
+            title_sets: set_index.len(),
             matcher,
         })
     }
