@@ -666,10 +666,11 @@ pub fn observe(out: &Output, started: Instant) {
     };
     metrics::counter!(m::OUTLET_STORIES, "outlet" => e.outlet.clone(), "kind" => kind).increment(1);
     for t in &e.topics {
-        metrics::counter!(m::TOPIC_STORIES, "topic" => t.id.clone(), "kind" => kind).increment(1);
+        metrics::counter!(m::TOPIC_STORIES, "topic" => t.id.to_string(), "kind" => kind)
+            .increment(1);
     }
     for a in &e.actors {
-        metrics::counter!(m::ACTOR_MENTIONS, "kind" => a.kind.clone()).increment(1);
+        metrics::counter!(m::ACTOR_MENTIONS, "kind" => a.kind.to_string()).increment(1);
     }
     for a in &out.alerts {
         metrics::counter!(m::ALERTS, "rule" => a.rule.clone(), "severity" => a.severity.clone())

@@ -4,6 +4,7 @@
 //! Every message carries `schema_version`; the JSON Schema is `docs/event.schema.json`.
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// Version of the JSON messages this build writes. Bumped on incompatible changes.
@@ -96,21 +97,24 @@ pub struct Evidence {
     pub field: Field,
     pub start: usize,
     pub end: usize,
-    pub text: String,
+    pub text: CompactString,
 }
 
+// Ids, names and evidence texts are short: `CompactString` keeps up to 24 bytes inline, so
+// tagging a story does not allocate one string for each of them (about a hundred per dense
+// story). It serialises as a plain string.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActorTag {
-    pub id: String,
-    pub name: String,
-    pub kind: String,
+    pub id: CompactString,
+    pub name: CompactString,
+    pub kind: CompactString,
     pub mentions: usize,
     pub evidence: Vec<Evidence>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicTag {
-    pub id: String,
+    pub id: CompactString,
     pub score: f64,
     pub evidence: Vec<Evidence>,
 }

@@ -5,6 +5,8 @@
 
 use std::cell::RefCell;
 
+use compact_str::CompactString;
+
 use super::matcher::Found;
 use super::taxonomy::{ActorSet, Cond, Scope, Signal, Target, Taxonomy};
 use super::text::{normalize_into, Cursors, Normalized};
@@ -121,7 +123,7 @@ impl Fields<'_> {
             },
             start: s,
             end: e,
-            text: text.get(s..e).unwrap_or_default().to_string(),
+            text: CompactString::from(text.get(s..e).unwrap_or_default()),
         }
     }
 }
@@ -324,9 +326,9 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
             let ms = ctx.actor(a as usize);
             let actor = &tax.actors[a as usize];
             ActorTag {
-                id: actor.id.clone(),
-                name: actor.name.clone(),
-                kind: actor.kind.as_str().to_string(),
+                id: CompactString::from(actor.id.as_str()),
+                name: CompactString::from(actor.name.as_str()),
+                kind: CompactString::const_new(actor.kind.as_str()),
                 mentions: ms.len(),
                 evidence: ms
                     .iter()
@@ -395,7 +397,7 @@ fn evaluate(tax: &Taxonomy, fields: &Fields<'_>, sc: &Scratch) -> Tags {
                 first_distinct(head, &mut evidence);
             }
             topics.push(TopicTag {
-                id: topic.id.clone(),
+                id: CompactString::from(topic.id.as_str()),
                 score,
                 evidence: evidence
                     .iter()
