@@ -3,6 +3,8 @@
 //! `tests/data/fuzz/<target>-<what>.bin`.
 
 use chrono::DateTime;
+use wirewatch::core::tagger::{tag, Doc, Tags};
+use wirewatch::core::taxonomy::Taxonomy;
 use wirewatch::feed::{parse_document, FeedError, Source};
 
 fn source(charset: Option<&'static str>) -> Source<'static> {
@@ -32,4 +34,47 @@ fn feed_parse_unquoted_non_ascii_encoding_value() {
         assert_eq!(stories.len(), 1);
         assert_eq!(stories[0].title, "T");
     }
+}
+
+/// tag: a compatibility character that decomposes into several kana ("㌀", one character,
+/// is "アパート") before a mention. The normaliser counted it as no word at all while word
+/// positions read from the normalised text counted four kana, so the tagger's positions taken
+/// from the matcher's word index disagreed with the text's (a failed debug assertion; in a
+/// release build, `near` distances off by the difference).
+#[test]
+fn tag_compatibility_character_that_decomposes_into_kana() {
+    let taxonomy = Taxonomy::from_toml(
+        "config/taxonomy.toml",
+        include_str!("../config/taxonomy.toml"),
+    )
+    .unwrap();
+    let headline = |title: &str| {
+        tag(
+            &taxonomy,
+            &Doc {
+                title,
+                summary: "",
+                content: "",
+            },
+        )
+    };
+    let scores = |tags: &Tags| {
+        tags.topics
+            .iter()
+            .map(|t| (t.id.to_string(), t.score))
+            .collect::<Vec<_>>()
+    };
+    // The minimised artifact.
+    headline("\u{3300} Pyongyang");
+    // Tagged as the kana it stands for, the evidence still in the original text.
+    let text = "Pyongyang fires a ballistic missile into the East Sea";
+    let squared = headline(&format!("\u{3300} {text}"));
+    let written = headline(&format!("\u{30a2}\u{30d1}\u{30fc}\u{30c8} {text}"));
+    assert!(!squared.topics.is_empty());
+    assert_eq!(scores(&squared), scores(&written));
+    let evidence = &squared.actors[0].evidence[0];
+    assert_eq!(
+        (evidence.start, evidence.text.as_str()),
+        ("\u{3300} ".len(), "Pyongyang")
+    );
 }

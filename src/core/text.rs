@@ -498,10 +498,6 @@ fn normalize_with_buffers(
                 c
             };
             b.push_char(folded, i);
-            if is_unspaced(c) {
-                b.words2 += 1;
-                b.unspaced = true;
-            }
             i += len;
             continue;
         }
@@ -686,7 +682,14 @@ impl Builder {
     }
 
     #[inline]
+    /// Writes a character from original offset `orig`. Unspaced CJK characters count in word
+    /// positions by what is written, as [`words2_of`] counts them: a compatibility character
+    /// such as `㌀` decomposes into four katakana, which count four.
     fn push_char(&mut self, c: char, orig: usize) {
+        if is_unspaced(c) {
+            self.words2 += 1;
+            self.unspaced = true;
+        }
         let mut buf = [0u8; 4];
         let bytes = c.encode_utf8(&mut buf).as_bytes();
         self.map(orig, bytes.len(), false);
@@ -893,7 +896,12 @@ mod tests {
             }
             for o in out {
                 match o {
-                    Some(l) => push(&mut text, l, i, words2, &mut at_sep),
+                    Some(l) => {
+                        push(&mut text, l, i, words2, &mut at_sep);
+                        if is_unspaced(l) {
+                            words2 += 1;
+                        }
+                    }
                     None if !at_sep => {
                         words2 += 2;
                         seps.push(text.len());
@@ -902,9 +910,6 @@ mod tests {
                     }
                     None => {}
                 }
-            }
-            if is_unspaced(c) {
-                words2 += 1;
             }
             i += len;
         }
@@ -958,6 +963,10 @@ mod tests {
             "«",
             "—",
             "Ω",
+            // Compatibility characters that decompose into several kana or into Han.
+            "㌀",
+            "㍻",
+            "㊀",
         ];
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         for _ in 0..3_000 {
