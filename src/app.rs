@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::core::tagger::failing_examples;
 use crate::core::taxonomy::Taxonomy;
 use crate::fetch::{self, StatusBoard};
 use crate::kafka::{self, embedded::EmbeddedBroker};
@@ -60,6 +61,24 @@ pub fn load_taxonomy(path: &Path) -> anyhow::Result<Taxonomy> {
     Taxonomy::from_toml(&path.display().to_string(), &source).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// [`load_taxonomy`] for the taxonomy a running pipeline tags with: its examples and
+/// counter-examples must pass too (as `check-config` requires), so an edit that breaks one is
+/// rejected like an edit that does not parse.
+pub fn load_checked_taxonomy(path: &Path) -> anyhow::Result<Taxonomy> {
+    let taxonomy = load_taxonomy(path)?;
+    let fails = failing_examples(&taxonomy);
+    if fails.is_empty() {
+        return Ok(taxonomy);
+    }
+    anyhow::bail!(
+        "{}: {} example(s) fail (run `wirewatch check-config {}`):\n  {}",
+        path.display(),
+        fails.len(),
+        path.display(),
+        fails.join("\n  ")
+    )
+}
+
 impl App {
     /// Starts the stages of `cfg` (environment overrides already applied).
     pub async fn start(
@@ -70,7 +89,7 @@ impl App {
         let cfg = Arc::new(cfg);
         let handle = m::install();
         let taxonomy = if stages.process {
-            Some(load_taxonomy(&cfg.taxonomy_path())?)
+            Some(load_checked_taxonomy(&cfg.taxonomy_path())?)
         } else {
             None
         };
@@ -279,7 +298,7 @@ async fn watch_taxonomy(
 ) {
     let mut files = crate::filewatch::FileWatch::new(vec![path.clone()], every_secs);
     while files.changed(&stop).await {
-        match load_taxonomy(&path) {
+        match load_checked_taxonomy(&path) {
             Ok(t) => {
                 tracing::info!(path = %path.display(), actors = t.actors.len(), topics = t.topics.len(), "taxonomy reloaded");
                 metrics::counter!(m::TAXONOMY_RELOADS, "outcome" => "ok").increment(1);

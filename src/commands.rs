@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{load_taxonomy, App, Stages};
 use crate::cli::{Command, ConfigArg, EvalKind, FeedsAction};
 use crate::config::Config;
-use crate::core::tagger::{tag, Doc};
+use crate::core::tagger::{failing_examples, tag, Doc};
 use crate::core::taxonomy::Taxonomy;
 use crate::core::text::html_to_text;
 use crate::story::{AlertEvent, EnrichedEvent};
@@ -257,58 +257,6 @@ fn tag_cmd(
     Ok(0)
 }
 
-/// Runs the examples and counter-examples of every actor, topic and alert rule. Each example
-/// is tagged as a headline. Returns one message per failure.
-pub fn check_examples(tax: &Taxonomy) -> Vec<String> {
-    let mut failures = Vec::new();
-    let headline = |text: &str| {
-        tag(
-            tax,
-            &Doc {
-                title: text,
-                ..Doc::default()
-            },
-        )
-    };
-    for a in &tax.actors {
-        for ex in &a.examples {
-            if !headline(ex).actors.iter().any(|t| t.id == a.id) {
-                failures.push(format!("actor `{}`: example does not match: {ex:?}", a.id));
-            }
-        }
-        for ex in &a.counter_examples {
-            if headline(ex).actors.iter().any(|t| t.id == a.id) {
-                failures.push(format!("actor `{}`: counter-example matches: {ex:?}", a.id));
-            }
-        }
-    }
-    for t in &tax.topics {
-        for ex in &t.examples {
-            if !headline(ex).topics.iter().any(|x| x.id == t.id) {
-                failures.push(format!("topic `{}`: example does not match: {ex:?}", t.id));
-            }
-        }
-        for ex in &t.counter_examples {
-            if headline(ex).topics.iter().any(|x| x.id == t.id) {
-                failures.push(format!("topic `{}`: counter-example matches: {ex:?}", t.id));
-            }
-        }
-    }
-    for (i, r) in tax.alerts.iter().enumerate() {
-        for ex in &r.examples {
-            if !headline(ex).alerts.iter().any(|(j, _)| *j == i) {
-                failures.push(format!("alert `{}`: example does not fire: {ex:?}", r.id));
-            }
-        }
-        for ex in &r.counter_examples {
-            if headline(ex).alerts.iter().any(|(j, _)| *j == i) {
-                failures.push(format!("alert `{}`: counter-example fires: {ex:?}", r.id));
-            }
-        }
-    }
-    failures
-}
-
 /// What kind of file `check-config` was given.
 fn looks_like_taxonomy(source: &str) -> bool {
     source.lines().any(|l| {
@@ -323,7 +271,7 @@ fn looks_like_taxonomy(source: &str) -> bool {
 fn check_taxonomy_file(path: &Path) -> Vec<String> {
     match load_taxonomy(path) {
         Ok(t) => {
-            let fails = check_examples(&t);
+            let fails = failing_examples(&t);
             let file = path.display();
             if fails.is_empty() {
                 println!(

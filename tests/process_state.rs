@@ -83,10 +83,14 @@ fn actor_ids(event: &Value) -> Vec<&str> {
 
 /// Waits until a metric series reaches 1 (or the test's patience runs out).
 async fn wait_for_metric(addr: std::net::SocketAddr, series: &str) {
+    wait_for_metric_value(addr, series, 1.0).await
+}
+
+async fn wait_for_metric_value(addr: std::net::SocketAddr, series: &str, at_least: f64) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while tokio::time::Instant::now() < deadline {
         let (_, m) = http_get(addr, "/metrics").await;
-        if metric(&m, series) >= 1.0 {
+        if metric(&m, series) >= at_least {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -433,6 +437,27 @@ async fn taxonomy_edits_apply_without_restart_and_bad_edits_are_rejected() {
     );
     assert!(!actors.contains(&"zorblax-quentavia"));
 
+    // An edit that parses but whose counter-example matches (check-config fails it): rejected
+    // too.
+    std::fs::write(
+        dir.join("taxonomy.toml"),
+        format!("{shipped}\n[[actor]]\nid = \"zorblax-quentavia\"\nname = \"Zorblax Quentavia\"\nkind = \"person\"\ncounter_examples = [\"Zorblax Quentavia visits Pyongyang\"]\n"),
+    )
+    .unwrap();
+    wait_for_metric_value(
+        app.metrics_addr,
+        "wirewatch_taxonomy_reloads_total{outcome=\"rejected\"}",
+        2.0,
+    )
+    .await;
+    send_story(&p, &t.raw, &raw("0000000000000203", "afp", "https://afp.example/r3", "Zorblax Quentavia leaves Pyongyang", "Zorblax Quentavia, a made-up envoy, left Pyongyang on Wednesday after three days of talks with North Korean officials about food aid.")).await;
+    collect(&enriched, &mut events, 2, WAIT).await;
+    let actors = actor_ids(&events[1]);
+    assert!(
+        !actors.contains(&"zorblax-quentavia"),
+        "the edit failing its examples does not apply: {actors:?}"
+    );
+
     // A valid edit takes effect without a restart.
     std::fs::write(
         dir.join("taxonomy.toml"),
@@ -445,8 +470,8 @@ async fn taxonomy_edits_apply_without_restart_and_bad_edits_are_rejected() {
     )
     .await;
     send_story(&p, &t.raw, &raw("0000000000000202", "afp", "https://afp.example/r2", "Zorblax Quentavia meets Kim Yo Jong", "Zorblax Quentavia met Kim Yo Jong in Pyongyang on Tuesday, state media said, in a second day of talks about food aid.")).await;
-    collect(&enriched, &mut events, 2, WAIT).await;
-    let actors = actor_ids(&events[1]);
+    collect(&enriched, &mut events, 3, WAIT).await;
+    let actors = actor_ids(&events[2]);
     assert!(
         actors.contains(&"zorblax-quentavia"),
         "the edit applies: {actors:?}"

@@ -653,6 +653,58 @@ fn near(xs: &[Mention], ys: &[Mention], within2: u32, scope: Scope) -> Option<(M
     None
 }
 
+/// Runs the examples and counter-examples of every actor, topic and alert rule. Each example
+/// is tagged as a headline. Returns one message per failure.
+pub fn failing_examples(tax: &Taxonomy) -> Vec<String> {
+    let mut failures = Vec::new();
+    let headline = |text: &str| {
+        tag(
+            tax,
+            &Doc {
+                title: text,
+                ..Doc::default()
+            },
+        )
+    };
+    for a in &tax.actors {
+        for ex in &a.examples {
+            if !headline(ex).actors.iter().any(|t| t.id == a.id) {
+                failures.push(format!("actor `{}`: example does not match: {ex:?}", a.id));
+            }
+        }
+        for ex in &a.counter_examples {
+            if headline(ex).actors.iter().any(|t| t.id == a.id) {
+                failures.push(format!("actor `{}`: counter-example matches: {ex:?}", a.id));
+            }
+        }
+    }
+    for t in &tax.topics {
+        for ex in &t.examples {
+            if !headline(ex).topics.iter().any(|x| x.id == t.id) {
+                failures.push(format!("topic `{}`: example does not match: {ex:?}", t.id));
+            }
+        }
+        for ex in &t.counter_examples {
+            if headline(ex).topics.iter().any(|x| x.id == t.id) {
+                failures.push(format!("topic `{}`: counter-example matches: {ex:?}", t.id));
+            }
+        }
+    }
+    for (i, r) in tax.alerts.iter().enumerate() {
+        for ex in &r.examples {
+            if !headline(ex).alerts.iter().any(|(j, _)| *j == i) {
+                failures.push(format!("alert `{}`: example does not fire: {ex:?}", r.id));
+            }
+        }
+        for ex in &r.counter_examples {
+            if headline(ex).alerts.iter().any(|(j, _)| *j == i) {
+                failures.push(format!("alert `{}`: counter-example fires: {ex:?}", r.id));
+            }
+        }
+    }
+    failures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
