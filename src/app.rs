@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::core::tagger::failing_examples;
 use crate::core::taxonomy::Taxonomy;
 use crate::fetch::{self, StatusBoard};
+use crate::filewatch::FileWatch;
 use crate::kafka::{self, embedded::EmbeddedBroker};
 use crate::observe::{metrics as m, server};
 
@@ -88,19 +89,22 @@ impl App {
     ) -> anyhow::Result<App> {
         let cfg = Arc::new(cfg);
         let handle = m::install();
+        // The watch's baseline is the file as it is before loading: an edit made while it
+        // loads is picked up by the first poll.
         let taxonomy = if stages.process {
-            Some(load_checked_taxonomy(&cfg.taxonomy_path())?)
+            let files = FileWatch::new(vec![cfg.taxonomy_path()], cfg.taxonomy.watch_secs);
+            Some((load_checked_taxonomy(&cfg.taxonomy_path())?, files))
         } else {
             None
         };
 
         let rules: Vec<(String, String)> = taxonomy
             .iter()
-            .flat_map(|t| t.alerts.iter().map(|r| (r.id.clone(), r.severity.clone())))
+            .flat_map(|(t, _)| t.alerts.iter().map(|r| (r.id.clone(), r.severity.clone())))
             .collect();
         let topics: Vec<String> = taxonomy
             .iter()
-            .flat_map(|t| t.topics.iter().map(|x| x.id.clone()))
+            .flat_map(|(t, _)| t.topics.iter().map(|x| x.id.clone()))
             .collect();
         let mut outlets: Vec<String> = cfg.feeds().map(|f| f.outlet().to_string()).collect();
         outlets.sort();
@@ -176,7 +180,7 @@ async fn run_stages(
     cfg: Arc<Config>,
     stages: Stages,
     brokers: String,
-    taxonomy: Option<Taxonomy>,
+    taxonomy: Option<(Taxonomy, FileWatch)>,
     board: StatusBoard,
     ready: server::Readiness,
     stop: CancellationToken,
@@ -190,9 +194,15 @@ async fn run_stages(
         let board = board.clone();
         let p = producer.clone();
         let brokers_f = brokers.clone();
+        let list_files = fetch::list::watcher(&cfg);
         let feeds = fetch::list::load(&cfg).map_err(|e| anyhow::anyhow!("feed list: {e}"))?;
         let (list_tx, list_rx) = watch::channel(Arc::new(feeds));
-        tokio::spawn(fetch::list::watch(cfg.clone(), list_tx, fs.clone()));
+        tokio::spawn(fetch::list::watch(
+            cfg.clone(),
+            list_files,
+            list_tx,
+            fs.clone(),
+        ));
         let owned = if cfg.fetch.shared {
             Some(fetch::shard::join(&cfg, &brokers, fs.clone())?)
         } else {
@@ -208,11 +218,11 @@ async fn run_stages(
         None
     };
     let process_stop = CancellationToken::new();
-    let processor = if let Some(tax) = taxonomy {
+    let processor = if let Some((tax, tax_files)) = taxonomy {
         let (tax_tx, tax_rx) = watch::channel(Arc::new(tax));
         tokio::spawn(watch_taxonomy(
             cfg.taxonomy_path(),
-            cfg.taxonomy.watch_secs,
+            tax_files,
             tax_tx,
             stop.clone(),
         ));
@@ -292,11 +302,10 @@ async fn run_stages(
 /// rejected with its errors and the running taxonomy stays.
 async fn watch_taxonomy(
     path: PathBuf,
-    every_secs: u64,
+    mut files: FileWatch,
     tx: watch::Sender<Arc<Taxonomy>>,
     stop: CancellationToken,
 ) {
-    let mut files = crate::filewatch::FileWatch::new(vec![path.clone()], every_secs);
     while files.changed(&stop).await {
         match load_checked_taxonomy(&path) {
             Ok(t) => {

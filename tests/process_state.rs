@@ -86,15 +86,19 @@ async fn wait_for_metric(addr: std::net::SocketAddr, series: &str) {
     wait_for_metric_value(addr, series, 1.0).await
 }
 
+/// Waits until `series` reaches `at_least`; fails the test if it does not within `WAIT`.
 async fn wait_for_metric_value(addr: std::net::SocketAddr, series: &str, at_least: f64) {
     let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = 0.0;
     while tokio::time::Instant::now() < deadline {
         let (_, m) = http_get(addr, "/metrics").await;
-        if metric(&m, series) >= at_least {
+        seen = metric(&m, series);
+        if seen >= at_least {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    panic!("{series} is {seen} after {WAIT:?}, expected at least {at_least}");
 }
 
 fn statuses(events: &[Value]) -> Vec<(String, String)> {

@@ -681,10 +681,10 @@ impl Builder {
         self.at_sep = false;
     }
 
-    #[inline]
     /// Writes a character from original offset `orig`. Unspaced CJK characters count in word
     /// positions by what is written, as [`words2_of`] counts them: a compatibility character
     /// such as `㌀` decomposes into four katakana, which count four.
+    #[inline]
     fn push_char(&mut self, c: char, orig: usize) {
         if is_unspaced(c) {
             self.words2 += 1;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Config, FeedConfig};
+use crate::filewatch::FileWatch;
 use crate::observe::metrics as m;
 use crate::opml::{self, OpmlFeed};
 
@@ -71,13 +72,24 @@ fn sources(cfg: &Config) -> Vec<PathBuf> {
     files
 }
 
-/// Follows the config file and the OPML files (polled every `fetch.reload_secs`, and on SIGHUP)
-/// and publishes each valid, changed feed list to `tx`, until `stop`.
-pub async fn watch(cfg: Arc<Config>, tx: watch::Sender<FeedList>, stop: CancellationToken) {
+/// A watch of the files the feed list comes from, their current state the baseline: made
+/// before the list is loaded, so an edit made while it loads is not missed.
+pub fn watcher(cfg: &Config) -> FileWatch {
+    FileWatch::new(sources(cfg), cfg.fetch.reload_secs)
+}
+
+/// Follows the config file and the OPML files (`files`, from [`watcher`]: polled every
+/// `fetch.reload_secs`, and on SIGHUP) and publishes each valid, changed feed list to `tx`,
+/// until `stop`.
+pub async fn watch(
+    cfg: Arc<Config>,
+    mut files: FileWatch,
+    tx: watch::Sender<FeedList>,
+    stop: CancellationToken,
+) {
     let Some(config_path) = cfg.source.clone() else {
         return; // built in memory: nothing to follow
     };
-    let mut files = crate::filewatch::FileWatch::new(sources(&cfg), cfg.fetch.reload_secs);
     while files.changed(&stop).await {
         let loaded = Config::load(&config_path)
             .map_err(|e| e.to_string())
