@@ -150,6 +150,88 @@ fn replay_prints_one_event_per_item_and_keeps_going_after_bad_files() {
     }
 }
 
+/// Yonhap sends one launch as a flash, then "(LEAD)" and "(2nd LD)" versions under new guids
+/// and links (and "[속보]" then "(종합)" in Korean): one alert per launch, the versions are
+/// updates of the first report; the same stock headline a week later is a new launch.
+#[test]
+fn replay_alerts_once_per_launch_across_wire_updates() {
+    let (code, out, err) = run(&["replay", "tests/fixtures/feeds/yonhap-updates.xml"]);
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str, &str, usize)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["title"].as_str().unwrap(),
+                e["dedup"]["status"].as_str().unwrap(),
+                e["dedup"]["cluster"].as_str().unwrap(),
+                e["alerts"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let first_en = events[0]["id"].as_str().unwrap();
+    let first_ko = events[1]["id"].as_str().unwrap();
+    let last = events[5]["id"].as_str().unwrap();
+    assert_eq!(
+        got,
+        [
+            (
+                "(URGENT) N. Korea fires ballistic missile into East Sea: JCS",
+                "new",
+                first_en,
+                1
+            ),
+            (
+                "[속보] 북한, 동해상으로 탄도미사일 발사",
+                "new",
+                first_ko,
+                1
+            ),
+            (
+                "(LEAD) N. Korea fires ballistic missile into East Sea: JCS",
+                "update",
+                first_en,
+                0
+            ),
+            (
+                "북한, 동해상으로 탄도미사일 발사(종합)",
+                "update",
+                first_ko,
+                0
+            ),
+            (
+                "(2nd LD) N. Korea fires SRBM into East Sea, flies 600 km: JCS",
+                "update",
+                first_en,
+                0
+            ),
+            (
+                "(URGENT) N. Korea fires ballistic missile into East Sea: JCS",
+                "new",
+                last,
+                1
+            ),
+        ]
+    );
+    assert_ne!(first_en, last);
+    for e in &events {
+        let topics: Vec<&str> = e["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            topics.contains(&"missile-test"),
+            "{}: {topics:?}",
+            e["title"]
+        );
+    }
+}
+
 #[test]
 fn tag_shows_matches_with_evidence() {
     let mut child = wirewatch()

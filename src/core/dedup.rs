@@ -4,17 +4,25 @@
 //! How it decides, in order (see `docs/DEDUP.md` for the reasoning and measured quality):
 //! 1. same story id (feed + guid): same text → duplicate, changed text → update;
 //! 2. same canonical link (any feed): same or contained text → duplicate, else → update;
-//! 3. same headline and body (any feed) → duplicate;
-//! 4. same body, or most of this story's body fingerprints found in one earlier story
+//! 3. a headline with a wire update marker ("(LEAD)", "(2nd LD)", "UPDATE 2-", "[속보]",
+//!    [`UPDATE_MARKERS`]) and, in the same feed, a story first seen within
+//!    [`MARKER_UPDATE_WITHIN_SECS`] with the same headline once markers are stripped, or
+//!    whose fingerprints this body contains → update of that story (duplicate when the
+//!    headline and body are the same);
+//! 4. same headline and body (any feed) → duplicate;
+//! 5. same body, or most of this story's body fingerprints found in one earlier story
 //!    (containment, so a copy cut to its first paragraphs still matches) → near-duplicate.
 //!
-//! Text matches (3, 4) need a body of at least `min_words` words after boilerplate removal,
+//! Text matches (4, 5) need a body of at least `min_words` words after boilerplate removal,
 //! and never join two items of the same feed that differ in both guid and link: a feed does
 //! not republish its own story under a new guid and a new link, but it does publish template
-//! items ("Photos of the day") whose short texts look alike.
+//! items ("Photos of the day") whose short texts look alike. The one exception is 3: a wire
+//! agency's update of its own story comes under a new guid and link, and says so in the
+//! headline.
 //!
-//! Memory: per remembered story one slab record, one entry in each of three hash maps and
-//! `anchors` entries in the fingerprint map; `bytes_per_story` reports the measured figure.
+//! Memory: per remembered story one slab record, three entries in the key table (id, link,
+//! headline) and `anchors` entries in the fingerprint map; `bytes_per_story` reports the
+//! measured figure.
 //! Old stories leave the window in a sweep that runs every `window / 16`.
 
 use std::collections::HashMap;
@@ -145,6 +153,18 @@ pub struct Remembered {
     pub seen: i64,
     pub outlet: String,
     pub status: DedupStatus,
+    /// Key of the feed and the headline without its wire update marker (0: none, or a
+    /// record written before headlines were remembered).
+    #[serde(default)]
+    pub headline: u64,
+    /// For an update joined by its wire update marker (new guid, new link, so neither names
+    /// the story it updates): the key that found that story, its headline key or its id key.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub update_of: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// One remembered story (32 bytes).
@@ -188,6 +208,113 @@ fn id_key(id: u64) -> u64 {
 }
 fn link_key(link: u64) -> u64 {
     link.rotate_left(29) ^ 0x7E57_11C4_7E57_11C4
+}
+/// Key of a headline (normalised, without its wire update marker) in one feed; 0 for an
+/// empty headline.
+fn headline_key(feed: &str, norm_headline: &str) -> u64 {
+    if norm_headline.is_empty() {
+        return 0;
+    }
+    let h = mix64(xxh3_64(feed.as_bytes()) ^ xxh3_64(norm_headline.as_bytes()).rotate_left(31));
+    (h ^ 0x4EAD_11E5_4EAD_11E5).max(1)
+}
+
+/// Wire update markers: the tag an agency puts on a later version of a story it has already
+/// sent under another guid and link, as the tag reads once normalised with its spaces
+/// removed; `#` stands for a number ("2" or "2nd"). Yonhap "(LEAD)", "(2nd LD)", "(URGENT)";
+/// Reuters "UPDATE 2-"; AP and others "(Update)", "(UPDATED)"; Korean "[속보]", "[2보]",
+/// "(종합)", "(종합2보)". A tag counts in brackets at the start of a headline or at its end
+/// (Yonhap's Korean service puts "(종합)" last); only Reuters' numbered "UPDATE 2-" form
+/// counts without brackets, since "Lead", "Update" and "Urgent" also open ordinary headlines.
+pub const UPDATE_MARKERS: &[&str] = &[
+    "lead",
+    "#ld",
+    "urgent",
+    "update",
+    "updated",
+    "update#",
+    "속보",
+    "#보",
+    "종합",
+    "종합#보",
+];
+
+/// How long after a story was first seen a marked item of its feed can still update it
+/// (seconds). An agency's updates of a story follow within hours; a later launch reported
+/// under the same stock headline ("N. Korea fires ballistic missile into East Sea: JCS") a
+/// day or a week on is a new story and must alert again.
+pub const MARKER_UPDATE_WITHIN_SECS: i64 = 12 * 3600;
+
+/// Whether normalised, space-free `tag` is `pat` of [`UPDATE_MARKERS`].
+fn marker_matches(pat: &str, tag: &str) -> bool {
+    let Some((pre, post)) = pat.split_once('#') else {
+        return pat == tag;
+    };
+    let Some(rest) = tag.strip_prefix(pre) else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return false;
+    }
+    let rest = &rest[digits..];
+    rest == post
+        || ["st", "nd", "rd", "th"]
+            .iter()
+            .any(|o| rest.strip_prefix(o) == Some(post))
+}
+
+fn is_update_marker(tag: &str, bare: bool) -> bool {
+    if tag.len() > 40 {
+        return false;
+    }
+    let norm: String = normalize_text(tag).chars().filter(|c| *c != ' ').collect();
+    UPDATE_MARKERS
+        .iter()
+        .filter(|m| !bare || **m == "update#")
+        .any(|m| marker_matches(m, &norm))
+}
+
+/// One wire update marker split off the start or the end of a headline: the rest.
+fn split_update_marker(t: &str) -> Option<&str> {
+    const BRACKETS: &[(char, char)] = &[
+        ('(', ')'),
+        ('[', ']'),
+        ('（', '）'),
+        ('［', '］'),
+        ('【', '】'),
+    ];
+    let first = t.chars().next()?;
+    if let Some(&(open, close)) = BRACKETS.iter().find(|(o, _)| *o == first) {
+        let inner = &t[open.len_utf8()..];
+        if let Some(end) = inner.find(close) {
+            if is_update_marker(&inner[..end], false) {
+                return Some(inner[end + close.len_utf8()..].trim_start());
+            }
+        }
+    }
+    let last = t.chars().next_back()?;
+    if let Some(&(open, close)) = BRACKETS.iter().find(|(_, c)| *c == last) {
+        let body = &t[..t.len() - close.len_utf8()];
+        if let Some(at) = body.rfind(open) {
+            if is_update_marker(&body[at + open.len_utf8()..], false) {
+                return Some(body[..at].trim_end());
+            }
+        }
+    }
+    // Reuters: "UPDATE 2-N.Korea fires …".
+    let dash = t.char_indices().take(16).find(|(_, c)| *c == '-')?.0;
+    is_update_marker(&t[..dash], true).then(|| t[dash + 1..].trim_start())
+}
+
+/// The headline without its wire update markers (up to two: "[속보](종합)", "UPDATE
+/// 1-(LEAD)"), or `None` when it carries none.
+pub fn strip_update_marker(title: &str) -> Option<&str> {
+    let mut rest = split_update_marker(title.trim())?;
+    if let Some(r) = split_update_marker(rest) {
+        rest = r;
+    }
+    Some(rest)
 }
 
 /// One cluster (32 bytes): a story, its updates and its copies.
@@ -515,12 +642,18 @@ impl DedupIndex {
         let fp = self.fingerprint(input.body);
         let title = normalize_text(input.title);
         let text = xxh3_64(title.as_bytes()) ^ fp.body.rotate_left(17);
+        let unmarked = strip_update_marker(input.title);
+        let headline = match unmarked {
+            Some(rest) => headline_key(input.feed, &normalize_text(rest)),
+            None => headline_key(input.feed, &title),
+        };
         let seen = Seen {
             id,
             feed,
             outlet,
             link,
             text,
+            headline,
             now: input.now,
         };
 
@@ -543,11 +676,21 @@ impl DedupIndex {
                 return self.repeat(slot, same || contained, "link", &seen, fp);
             }
         }
-        // 3. Text: the same body (a re-delivery or a retitled copy) or most of its
+        // 3. A wire update marker: the agency's later version of a story of this feed, under
+        // a new guid and link.
+        if unmarked.is_some() {
+            if let Some((slot, by, key)) = self.marker_target(&fp, feed, headline, now_min) {
+                let same = self.stories[slot as usize].text == text as u32;
+                let (decision, mut remembered) = self.repeat(slot, same, by, &seen, fp);
+                remembered.update_of = key;
+                return (decision, remembered);
+            }
+        }
+        // 4, 5. Text: the same body (a re-delivery or a retitled copy) or most of its
         // fingerprints (a syndicated copy); never within one feed across different guid and
         // link, and only for bodies long enough to tell stories apart.
         if fp.words >= self.cfg.min_words {
-            if let Some((slot, sim)) = self.best_candidate(&fp, feed) {
+            if let Some((slot, sim)) = self.best_candidate(&fp, |r| r.feed != feed) {
                 let rec = &self.stories[slot as usize];
                 let cluster = rec.cluster;
                 let (status, by, sim) = if rec.text == text as u32 {
@@ -561,6 +704,39 @@ impl DedupIndex {
             }
         }
         self.attach(&seen, fp, None, DedupStatus::New, "", None)
+    }
+
+    /// The story a marked item updates, with what found it and its key: the story of this
+    /// feed with the same headline once markers are stripped, else the story of this feed
+    /// whose fingerprints this body contains (the containment test of copies); either first
+    /// seen within [`MARKER_UPDATE_WITHIN_SECS`].
+    fn marker_target(
+        &self,
+        fp: &Fingerprint,
+        feed: u16,
+        headline: u64,
+        now_min: u32,
+    ) -> Option<(u32, &'static str, u64)> {
+        let within = (MARKER_UPDATE_WITHIN_SECS / 60) as u32;
+        let recent = |r: &StoryRec| {
+            r.live && now_min.saturating_sub(self.clusters[r.cluster as usize].first_min) <= within
+        };
+        // The headline key is per feed: set by this feed's item for that story.
+        if headline != 0 {
+            if let Some(slot) = self.keys.get(headline) {
+                if recent(&self.stories[slot as usize]) {
+                    return Some((slot, "headline", headline));
+                }
+            }
+        }
+        if fp.words < self.cfg.min_words {
+            return None;
+        }
+        let (slot, _) = self.best_candidate(fp, |r| r.feed == feed && recent(r))?;
+        // Only stories that started their cluster keep fingerprints, so the story is found
+        // again by the cluster's id when the changelog is replayed.
+        let key = id_key(self.clusters[self.stories[slot as usize].cluster as usize].id);
+        (self.keys.get(key) == Some(slot)).then_some((slot, "shingles", key))
     }
 
     /// Share of `fp`'s anchors found among a remembered story's anchors.
@@ -608,8 +784,13 @@ impl DedupIndex {
             .count()
     }
 
-    /// The remembered story (of another feed) sharing most of `fp`'s fingerprints, if enough.
-    fn best_candidate(&self, fp: &Fingerprint, feed: u16) -> Option<(u32, f32)> {
+    /// The remembered story (live, and one `keep` accepts) sharing most of `fp`'s
+    /// fingerprints, if enough.
+    fn best_candidate(
+        &self,
+        fp: &Fingerprint,
+        keep: impl Fn(&StoryRec) -> bool,
+    ) -> Option<(u32, f32)> {
         // Hits per remembered story, in the order the stories are first met (which breaks
         // ties): counted by sorting rather than a search per hit, since a body with stock
         // phrasing can point at hundreds of stories.
@@ -631,7 +812,7 @@ impl DedupIndex {
         let mut best: Option<(u32, f32)> = None;
         for (_, slot, hits) in counts {
             let rec = &self.stories[slot as usize];
-            if !rec.live || rec.feed == feed {
+            if !rec.live || !keep(rec) {
                 continue;
             }
             let n = self.covered(slot, fp);
@@ -747,6 +928,9 @@ impl DedupIndex {
         }
         // A re-delivery under another id (same link) is known by that id from now on.
         self.keys.get_or_insert(id_key(seen.id), slot);
+        if seen.headline != 0 {
+            self.keys.insert(seen.headline, slot);
+        }
         let c = &mut self.clusters[cluster as usize];
         c.last_min = c.last_min.max(now_min);
         if status == DedupStatus::Update {
@@ -765,6 +949,8 @@ impl DedupIndex {
             seen: seen.now,
             outlet: self.names[seen.outlet as usize].clone(),
             status,
+            headline: seen.headline,
+            update_of: 0,
         };
         (
             self.decision(status, cluster, u32::from(revision), Some(by), None),
@@ -826,6 +1012,10 @@ impl DedupIndex {
         if seen.link != 0 {
             self.keys.get_or_insert(link_key(seen.link), slot);
         }
+        // The latest story of a feed with a headline is the one its marked updates join.
+        if seen.headline != 0 {
+            self.keys.insert(seen.headline, slot);
+        }
         for (a, _) in &stored {
             self.remember_fp(*a, slot);
         }
@@ -845,6 +1035,8 @@ impl DedupIndex {
             seen: seen.now,
             outlet: self.names[seen.outlet as usize].clone(),
             status,
+            headline: seen.headline,
+            update_of: 0,
         };
         let by = (!by.is_empty()).then_some(by);
         (self.decision(status, cluster, 0, by, sim), remembered)
@@ -894,13 +1086,19 @@ impl DedupIndex {
             outlet,
             link: r.link,
             text: r.text,
+            headline: r.headline,
             now: r.seen,
         };
-        let repeat_of = self.keys.get(id_key(r.id)).or_else(|| {
-            let by_link =
-                r.link != 0 && matches!(r.status, DedupStatus::Duplicate | DedupStatus::Update);
-            by_link.then(|| self.keys.get(link_key(r.link))).flatten()
-        });
+        let by_marker = (r.update_of != 0)
+            .then(|| self.keys.get(r.update_of))
+            .flatten();
+        let repeat_of = by_marker
+            .or_else(|| self.keys.get(id_key(r.id)))
+            .or_else(|| {
+                let by_link =
+                    r.link != 0 && matches!(r.status, DedupStatus::Duplicate | DedupStatus::Update);
+                by_link.then(|| self.keys.get(link_key(r.link))).flatten()
+            });
         if let Some(slot) = repeat_of {
             // A later duplicate or update of a story already restored.
             self.keys.get_or_insert(id_key(r.id), slot);
@@ -917,6 +1115,9 @@ impl DedupIndex {
             self.clusters[c].last_min = self.clusters[c].last_min.max(now_min);
             if r.link != 0 {
                 self.keys.get_or_insert(link_key(r.link), slot);
+            }
+            if r.headline != 0 {
+                self.keys.insert(r.headline, slot);
             }
             return;
         }
@@ -1049,6 +1250,8 @@ struct Seen {
     outlet: u16,
     link: u64,
     text: u64,
+    /// [`headline_key`] of the story's feed and unmarked headline.
+    headline: u64,
     now: i64,
 }
 
@@ -1348,6 +1551,314 @@ mod tests {
             90_000,
         ));
         assert_eq!((a.status, b.status), (DedupStatus::New, DedupStatus::New));
+    }
+
+    #[test]
+    fn template_items_without_markers_stay_apart_within_hours() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let body = "Our pick of the most striking news photographs taken around the world today by our photographers";
+        let statuses: Vec<DedupStatus> = ["1", "2", "3"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let id = format!("000000000000000{n}");
+                let link = format!("https://bbc/{n}");
+                let now = 1000 + 600 * i as i64;
+                d.observe(&input(&id, "bbc", &link, "Photos of the day", body, now))
+                    .0
+                    .status
+            })
+            .collect();
+        assert_eq!(statuses, [DedupStatus::New; 3]);
+    }
+
+    #[test]
+    fn update_markers_are_recognised_and_stripped() {
+        let x = "N. Korea fires missile";
+        for t in [
+            "(LEAD) N. Korea fires missile",
+            "(2nd LD) N. Korea fires missile",
+            "(3rd LD) N. Korea fires missile",
+            "( 11th LD )N. Korea fires missile",
+            "(URGENT) N. Korea fires missile",
+            "UPDATE 1-N. Korea fires missile",
+            "UPDATE 2 - N. Korea fires missile",
+            "(Update) N. Korea fires missile",
+            "(updated) N. Korea fires missile",
+            "(UPDATED) N. Korea fires missile",
+            "N. Korea fires missile (Updated)",
+            "UPDATE 1-(LEAD) N. Korea fires missile",
+        ] {
+            assert_eq!(strip_update_marker(t), Some(x), "{t}");
+        }
+        let k = "북한, 동해상으로 탄도미사일 발사";
+        for t in [
+            "[속보] 북한, 동해상으로 탄도미사일 발사",
+            "[2보] 북한, 동해상으로 탄도미사일 발사",
+            "[3보]북한, 동해상으로 탄도미사일 발사",
+            "(종합) 북한, 동해상으로 탄도미사일 발사",
+            "(종합2보) 북한, 동해상으로 탄도미사일 발사",
+            "북한, 동해상으로 탄도미사일 발사(종합)",
+            "북한, 동해상으로 탄도미사일 발사(종합2보)",
+            "[속보] 북한, 동해상으로 탄도미사일 발사(종합)",
+        ] {
+            assert_eq!(strip_update_marker(t), Some(k), "{t}");
+        }
+        for t in [
+            "N. Korea fires missile",
+            "Lead poisoning found in school water",
+            "Update on the talks: no deal yet",
+            "Urgent care clinics close early",
+            "Updated guidance for travellers",
+            "UPDATE-free phones sold out",
+            "North Korea-US talks stall",
+            "(Yonhap Interview) Minister on chips",
+            "(LEAD) ",
+            "[날씨] 내일 전국 흐리고 비",
+        ] {
+            let got = strip_update_marker(t);
+            assert!(got.is_none() || got == Some(""), "{t}: {got:?}");
+        }
+    }
+
+    const NK_FIRST: &str = "SEOUL, May 17 (Yonhap) -- North Korea fired a short-range ballistic \
+        missile into the East Sea on Thursday, South Korea's Joint Chiefs of Staff (JCS) said.";
+    const NK_LEAD_MORE: &str = "It was launched from near Pyongyang at around 7:10 a.m.";
+    const NK_2ND_LD_MORE: &str = "It was launched from near Pyongyang at around 7:10 a.m. and \
+        flew about 600 km.";
+
+    /// Yonhap's first report, its "(LEAD)" (same headline, longer summary) and its "(2nd LD)"
+    /// (new headline, longer again), each under a new guid and link.
+    fn yonhap_sequence() -> Vec<(String, String, String, String, i64)> {
+        let h = "N. Korea fires ballistic missile into East Sea: JCS";
+        vec![
+            (
+                "00000000000000a1".into(),
+                "https://en.yna.co.kr/view/AEN20230517000100315".into(),
+                h.to_string(),
+                NK_FIRST.to_string(),
+                1_000_000,
+            ),
+            (
+                "00000000000000a2".into(),
+                "https://en.yna.co.kr/view/AEN20230517000151315".into(),
+                format!("(LEAD) {h}"),
+                format!("{NK_FIRST} {NK_LEAD_MORE}"),
+                1_000_000 + 900,
+            ),
+            (
+                "00000000000000a3".into(),
+                "https://en.yna.co.kr/view/AEN20230517000252315".into(),
+                "(2nd LD) N. Korea fires SRBM into East Sea, flies 600 km: JCS".to_string(),
+                format!("{NK_FIRST} {NK_2ND_LD_MORE}"),
+                1_000_000 + 3 * 3600,
+            ),
+        ]
+    }
+
+    #[test]
+    fn yonhap_lead_and_2nd_ld_update_the_first_report() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let got: Vec<(DedupStatus, String, u32, Option<&str>)> = yonhap_sequence()
+            .iter()
+            .map(|(id, link, title, body, now)| {
+                let (x, _) = d.observe(&input(id, "yonhap-nk", link, title, body, *now));
+                (x.status, x.cluster, x.revision, x.matched_by)
+            })
+            .collect();
+        let c = "00000000000000a1".to_string();
+        assert_eq!(
+            got,
+            [
+                (DedupStatus::New, c.clone(), 0, None),
+                (DedupStatus::Update, c.clone(), 1, Some("headline")),
+                (DedupStatus::Update, c.clone(), 2, Some("shingles")),
+            ]
+        );
+        // A short "(3rd LD)" item under the 2nd LD's headline: found by the headline alone.
+        let (e, _) = d.observe(&input(
+            "00000000000000a4",
+            "yonhap-nk",
+            "https://en.yna.co.kr/view/AEN20230517000353315",
+            "(3rd LD) N. Korea fires SRBM into East Sea, flies 600 km: JCS",
+            "The launch was the third this month.",
+            1_000_000 + 5 * 3600,
+        ));
+        assert_eq!(
+            (e.status, e.cluster, e.revision),
+            (DedupStatus::Update, c, 3)
+        );
+        assert_eq!(e.cluster_state.updates, 3);
+    }
+
+    #[test]
+    fn korean_breaking_then_combined_report_is_an_update() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let (a, _) = d.observe(&input(
+            "00000000000000b1",
+            "yna-kr-nk",
+            "https://www.yna.co.kr/view/AKR20230517001000504",
+            "[속보] 북한, 동해상으로 탄도미사일 발사",
+            "합참 \"북한, 동해상으로 탄도미사일 발사\"",
+            2_000_000,
+        ));
+        let (b, _) = d.observe(&input(
+            "00000000000000b2",
+            "yna-kr-nk",
+            "https://www.yna.co.kr/view/AKR20230517001051504",
+            "북한, 동해상으로 탄도미사일 발사(종합)",
+            "(서울=연합뉴스) 김귀근 기자 = 북한이 17일 동해상으로 탄도미사일을 발사했다고 합동참모본부가 밝혔다.",
+            2_000_000 + 1200,
+        ));
+        assert_eq!(
+            (a.status, b.status, b.revision, b.cluster.as_str()),
+            (DedupStatus::New, DedupStatus::Update, 1, "00000000000000b1")
+        );
+    }
+
+    #[test]
+    fn reuters_update_2_joins_the_earlier_report() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let first = "SEOUL, Nov 2 (Reuters) - North Korea fired at least 10 missiles off its \
+            coasts on Wednesday, South Korea's military said, a day after Pyongyang warned of a \
+            high price for U.S.-South Korean drills.";
+        let (a, _) = d.observe(&input(
+            "00000000000000c1",
+            "reuters-world",
+            "https://www.reuters.com/world/asia-pacific/north-korea-fires-missiles-2022-11-02/",
+            "North Korea fires at least 10 missiles, South Korea says",
+            first,
+            3_000_000,
+        ));
+        let second = format!(
+            "{first} One of the missiles landed near South Korea's territorial waters for the first time."
+        );
+        let (b, _) = d.observe(&input(
+            "00000000000000c2",
+            "reuters-world",
+            "https://www.reuters.com/world/asia-pacific/north-korea-missile-lands-near-south-2022-11-02/",
+            "UPDATE 2-North Korea missile lands near South Korean waters for first time",
+            &second,
+            3_000_000 + 2 * 3600,
+        ));
+        assert_eq!(a.status, DedupStatus::New);
+        assert_eq!(
+            (b.status, b.revision, b.cluster.as_str(), b.matched_by),
+            (DedupStatus::Update, 1, "00000000000000c1", Some("shingles"))
+        );
+    }
+
+    #[test]
+    fn marker_item_about_another_story_stays_new() {
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let (id, link, title, body, now) = &yonhap_sequence()[0];
+        d.observe(&input(id, "yonhap-nk", link, title, body, *now));
+        let (b, _) = d.observe(&input(
+            "00000000000000d2",
+            "yonhap-nk",
+            "https://en.yna.co.kr/view/AEN20230517000400315",
+            "(LEAD) Unification minister calls on N. Korea to return to dialogue",
+            "SEOUL, May 17 (Yonhap) -- Unification Minister Kwon Young-se on Thursday urged \
+            Pyongyang to come back to the negotiating table, saying Seoul remains open to \
+            talks on humanitarian aid and family reunions.",
+            now + 1800,
+        ));
+        assert_eq!(b.status, DedupStatus::New, "{b:?}");
+        // A launch a week later under the same stock headline is a new story too.
+        let (c, _) = d.observe(&input(
+            "00000000000000d3",
+            "yonhap-nk",
+            "https://en.yna.co.kr/view/AEN20230524000100315",
+            &format!("(URGENT) {title}"),
+            &body.replace("May 17", "May 24"),
+            now + 7 * 24 * 3600 - 3600,
+        ));
+        assert_eq!(c.status, DedupStatus::New, "{c:?}");
+    }
+
+    #[test]
+    fn marker_updates_survive_a_restore_from_the_changelog() {
+        let seq = yonhap_sequence();
+        let mut d = DedupIndex::new(DedupConfig::default());
+        let mut log = Vec::new();
+        for (id, link, title, body, now) in &seq {
+            let (_, rec) = d.observe(&input(id, "yonhap-nk", link, title, body, *now));
+            // Through JSON, as the changelog topic carries it.
+            let json = serde_json::to_vec(&rec).unwrap_or_default();
+            log.push(serde_json::from_slice::<Remembered>(&json).ok());
+        }
+        assert!(log[1].as_ref().is_some_and(|r| r.update_of != 0));
+        let mut r = DedupIndex::new(DedupConfig::default());
+        for rec in log.iter().flatten() {
+            r.restore(rec);
+        }
+        assert_eq!(r.len(), d.len());
+        let t0 = seq[0].4;
+        let later: [(&str, &str, &str, &str, i64); 4] = [
+            // The 2nd LD delivered again: a duplicate of the story at revision 2.
+            (&seq[2].0, &seq[2].1, &seq[2].2, &seq[2].3, t0 + 4 * 3600),
+            // A "(3rd LD)" under the 2nd LD's headline.
+            (
+                "00000000000000a4",
+                "https://en.yna.co.kr/view/AEN20230517000353315",
+                "(3rd LD) N. Korea fires SRBM into East Sea, flies 600 km: JCS",
+                "The launch was the third this month.",
+                t0 + 5 * 3600,
+            ),
+            // Extended again under another headline: found by its fingerprints.
+            (
+                "00000000000000a5",
+                "https://en.yna.co.kr/view/AEN20230517000454315",
+                "(4th LD) S. Korea, U.S. condemn N. Korea launch",
+                &format!("{NK_FIRST} {NK_2ND_LD_MORE} Seoul and Washington condemned it."),
+                t0 + 6 * 3600,
+            ),
+            // The first report's headline and text under a new guid and link, without a
+            // marker: as before, never joined within the feed.
+            (
+                "00000000000000a6",
+                "https://en.yna.co.kr/view/AEN20230517000555315",
+                "N. Korea fires ballistic missile into East Sea: JCS",
+                NK_FIRST,
+                t0 + 7 * 3600,
+            ),
+        ];
+        let mut want = Vec::new();
+        for (id, link, title, body, now) in later {
+            let live = d.observe(&input(id, "yonhap-nk", link, title, body, now)).0;
+            let restored = r.observe(&input(id, "yonhap-nk", link, title, body, now)).0;
+            assert_eq!(
+                (live.status, &live.cluster, live.revision, live.matched_by),
+                (
+                    restored.status,
+                    &restored.cluster,
+                    restored.revision,
+                    restored.matched_by
+                ),
+                "{title}"
+            );
+            want.push((live.status, live.revision));
+        }
+        assert_eq!(
+            want,
+            [
+                (DedupStatus::Duplicate, 2),
+                (DedupStatus::Update, 3),
+                (DedupStatus::Update, 4),
+                (DedupStatus::New, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn records_written_before_headlines_restore() {
+        let old = r#"{"id":1,"feed":"afp","link":2,"text":3,"body":4,"anchors":[],"cluster":1,
+            "revision":0,"seen":1000,"outlet":"afp","status":"new"}"#;
+        let rec: Remembered = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((rec.headline, rec.update_of), (0, 0));
+        let mut r = DedupIndex::new(DedupConfig::default());
+        r.restore(&rec);
+        assert_eq!(r.len(), 1);
     }
 
     #[test]

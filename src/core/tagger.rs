@@ -654,14 +654,19 @@ fn near(xs: &[Mention], ys: &[Mention], within2: u32, scope: Scope) -> Option<(M
 }
 
 /// Runs the examples and counter-examples of every actor, topic and alert rule. Each example
-/// is tagged as a headline. Returns one message per failure.
+/// is tagged as a headline, or as a headline and its lead when it holds a newline. Returns one
+/// message per failure.
 pub fn failing_examples(tax: &Taxonomy) -> Vec<String> {
     let mut failures = Vec::new();
+    // An example is a headline, optionally followed by a newline and its lead (the summary),
+    // for rules that read the lead: "Headline\nLead sentence."
     let headline = |text: &str| {
+        let (title, summary) = text.split_once('\n').unwrap_or((text, ""));
         tag(
             tax,
             &Doc {
-                title: text,
+                title,
+                summary,
                 ..Doc::default()
             },
         )

@@ -435,6 +435,40 @@ struct Compiler<'a> {
     topic_ids: HashMap<String, usize>,
 }
 
+/// Most terms one numeric range may stand for.
+const MAX_RANGE: u32 = 200;
+
+/// A term with one numeric range `{A..B}` ("{2006..2025} ICBM launch") stands for one term per
+/// number, in order; a term without `..` inside braces is itself.
+fn expand_range(term: &str) -> Result<Vec<String>, String> {
+    let Some(open) = term.find('{') else {
+        return Ok(vec![term.to_string()]);
+    };
+    let Some(len) = term[open..].find('}') else {
+        return Ok(vec![term.to_string()]);
+    };
+    let inner = &term[open + 1..open + len];
+    let Some((a, b)) = inner.split_once("..") else {
+        return Ok(vec![term.to_string()]);
+    };
+    let (prefix, suffix) = (&term[..open], &term[open + len + 1..]);
+    if suffix.contains("..}") {
+        return Err("a term may hold one range `{A..B}` only".to_string());
+    }
+    let bad = || format!("`{{{inner}}}` is not a range of whole numbers `{{A..B}}` with A <= B");
+    let (a, b): (u32, u32) = match (a.trim().parse(), b.trim().parse()) {
+        (Ok(a), Ok(b)) if a <= b => (a, b),
+        _ => return Err(bad()),
+    };
+    if b - a >= MAX_RANGE {
+        return Err(format!(
+            "`{{{inner}}}` stands for {} terms, more than {MAX_RANGE}",
+            b - a + 1
+        ));
+    }
+    Ok((a..=b).map(|n| format!("{prefix}{n}{suffix}")).collect())
+}
+
 impl<'a> Compiler<'a> {
     fn new(file: &'a str, source: &'a str) -> Self {
         Compiler {
@@ -502,7 +536,17 @@ impl<'a> Compiler<'a> {
                 expanded.push(t.clone());
             }
         }
-        let mut norm: Vec<String> = expanded
+        let mut ranged = Vec::with_capacity(expanded.len());
+        for t in &expanded {
+            match expand_range(t) {
+                Ok(list) => ranged.extend(list),
+                Err(e) => {
+                    self.error(at, format!("{what}: term {t:?}: {e}"));
+                    return None;
+                }
+            }
+        }
+        let mut norm: Vec<String> = ranged
             .iter()
             .map(|t| normalize_pattern(t))
             .filter(|t| !t.is_empty())
@@ -1116,5 +1160,43 @@ require = { terms = ["a"], actors = ["b"] }
         );
         assert_eq!(korean_reversed("Suh Hoon"), None);
         assert_eq!(korean_reversed("김정은"), None);
+    }
+
+    #[test]
+    fn a_numeric_range_stands_for_one_term_per_number() {
+        assert_eq!(
+            expand_range("{2016..2018} ICBM launch"),
+            Ok(vec![
+                "2016 ICBM launch".to_string(),
+                "2017 ICBM launch".to_string(),
+                "2018 ICBM launch".to_string()
+            ])
+        );
+        assert_eq!(
+            expand_range("{7..7}차 핵실험"),
+            Ok(vec!["7차 핵실험".to_string()])
+        );
+        for plain in ["Kim Jong Un", "{not a range}", "a {b", "1..2"] {
+            assert_eq!(expand_range(plain), Ok(vec![plain.to_string()]));
+        }
+        for bad in [
+            "{2018..2016} test",
+            "{a..b}",
+            "{1..}",
+            "{0..500}",
+            "{1..2} x {3..4}",
+        ] {
+            assert!(expand_range(bad).is_err(), "{bad}");
+        }
+        // Found at load time, with the list's location.
+        let src = "version = 1\n[terms]\nyears = [\"{2017..2016} launch\"]\n\n[[topic]]\nid = \"t\"\nname = \"T\"\nsignals = [{ terms = [\"@years\"], weight = 1.0 }]\n";
+        let errs = Taxonomy::from_toml("t.toml", src)
+            .map(|_| ())
+            .unwrap_err()
+            .0;
+        assert!(
+            errs.iter().any(|e| e.message.contains("{2017..2016}")),
+            "{errs:?}"
+        );
     }
 }
