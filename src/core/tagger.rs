@@ -477,6 +477,16 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
                 .iter()
                 .any(|x| x.field == m.field && x.start <= m.start && m.end <= x.end)
         };
+        // A full mention of a companion actor in the same field ("Biden and Yoon"), the
+        // context alias not being part of another actor's full name ("Kim" in "Kim Yo Jong").
+        let companion = |m: &Mention| {
+            let companions = &tax.actors[a].context_actors;
+            !companions.is_empty()
+                && companions
+                    .iter()
+                    .any(|&b| full_mention_in(tax, sc, b, m.field))
+                && !inside_other_name(tax, sc, a, m)
+        };
         ms.clear();
         ms.extend(full.iter().filter(|m| not_excluded(m)));
         let has_full = !ms.is_empty();
@@ -484,7 +494,7 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
             if !not_excluded(m) {
                 continue;
             }
-            if has_full || titled(m) {
+            if has_full || titled(m) || companion(m) {
                 ms.push(*m);
             }
         }
@@ -508,6 +518,36 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
         sc.actor_range[a] = (lo, sc.actor_mentions.len() as u32);
         sc.actors.push(a as u32);
     }
+}
+
+/// Whether actor `b` has a full mention (not inside one of its exclusion phrases) in `field`.
+fn full_mention_in(tax: &Taxonomy, sc: &Scratch, b: usize, field: u8) -> bool {
+    let of = |t: Target| tax.slot(t).map_or(&[][..], |s| sc.of(s));
+    let excluded = of(Target::ActorExclude(b));
+    of(Target::Actor(b)).iter().any(|x| {
+        x.field == field
+            && !excluded
+                .iter()
+                .any(|e| e.field == field && e.start <= x.start && x.end <= e.end)
+    })
+}
+
+/// Whether mention `m` of actor `a` lies inside a longer full mention of another actor.
+fn inside_other_name(tax: &Taxonomy, sc: &Scratch, a: usize, m: &Mention) -> bool {
+    sc.touched.iter().any(|&s| {
+        let s = s as usize;
+        match tax.actor_of_slot(s) {
+            Some(c) if c != a && tax.slot(Target::Actor(c)) == Some(s) => {
+                sc.of(s).iter().any(|x| {
+                    x.field == m.field
+                        && x.start <= m.start
+                        && m.end <= x.end
+                        && (x.start, x.end) != (m.start, m.end)
+                })
+            }
+            _ => false,
+        }
+    })
 }
 
 struct Ctx<'a> {
@@ -964,6 +1004,70 @@ titles = ["Chairman"]
         };
         let tags = tag(&t, &doc);
         assert_eq!(tags.actors[0].mentions, 2);
+    }
+
+    #[test]
+    fn a_leader_named_beside_licenses_a_short_name() {
+        let t = Taxonomy::from_toml(
+            "t.toml",
+            r#"
+version = 1
+
+[[actor]]
+id = "yoon"
+name = "Yoon Suk Yeol"
+kind = "person"
+context_aliases = ["Yoon"]
+context_actors = ["biden"]
+
+[[actor]]
+id = "biden"
+name = "Joe Biden"
+kind = "person"
+aliases = ["Biden"]
+
+[[actor]]
+id = "yoon-mi-hyang"
+name = "Yoon Mi-hyang"
+kind = "person"
+"#,
+        )
+        .unwrap();
+        let got = |h: &str, lead: &str| {
+            let doc = Doc {
+                title: h,
+                summary: lead,
+                content: "",
+            };
+            let tags = tag(&t, &doc);
+            ids(&tags)
+                .0
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(got("Biden and Yoon hold summit", ""), ["biden", "yoon"]);
+        // Alone, or with the companion in another field, the short name does not count.
+        assert!(got("Yoon wins the match", "").is_empty());
+        assert_eq!(
+            got("Yoon wins the match", "Biden congratulated him."),
+            ["biden"]
+        );
+        // Nor as part of another actor's full name.
+        assert_eq!(
+            got("Biden meets Yoon Mi-hyang", ""),
+            ["biden", "yoon-mi-hyang"]
+        );
+        let err = Taxonomy::from_toml(
+            "t.toml",
+            "version = 1\n[[actor]]\nid = \"a\"\nname = \"A\"\nkind = \"person\"\ncontext_aliases = [\"A\"]\ncontext_actors = [\"ghost\"]\n",
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(
+            err.0[0].message.contains("unknown actor `ghost`"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -100,6 +100,8 @@ struct RawActor {
     #[serde(default)]
     titles: Vec<String>,
     #[serde(default)]
+    context_actors: Vec<String>,
+    #[serde(default)]
     exclude: Vec<String>,
     #[serde(default)]
     examples: Vec<String>,
@@ -194,6 +196,9 @@ pub struct Actor {
     pub id: String,
     pub name: String,
     pub kind: ActorKind,
+    /// Actors whose full mention in the same field licenses this actor's context aliases
+    /// ("Biden and Yoon hold summit": Yoon is Yoon Suk Yeol).
+    pub context_actors: Vec<usize>,
     pub examples: Vec<String>,
     pub counter_examples: Vec<String>,
 }
@@ -452,7 +457,12 @@ fn expand_range(term: &str) -> Result<Vec<String>, String> {
         return Ok(vec![term.to_string()]);
     };
     let (prefix, suffix) = (&term[..open], &term[open + len + 1..]);
-    if suffix.contains("..}") {
+    let another = suffix.find('{').and_then(|o| {
+        suffix[o..]
+            .find('}')
+            .map(|l| suffix[o..o + l].contains(".."))
+    });
+    if another == Some(true) {
         return Err("a term may hold one range `{A..B}` only".to_string());
     }
     let bad = || format!("`{{{inner}}}` is not a range of whole numbers `{{A..B}}` with A <= B");
@@ -827,6 +837,12 @@ impl<'a> Compiler<'a> {
                     format!("{what}: titles only matter with context_aliases"),
                 );
             }
+            if !a.context_actors.is_empty() && a.context_aliases.is_empty() {
+                self.error(
+                    at,
+                    format!("{what}: context_actors only matter with context_aliases"),
+                );
+            }
             let idx = actors.len();
             let mut full: Vec<String> = vec![a.name.clone()];
             full.extend(a.aliases.iter().cloned());
@@ -861,9 +877,28 @@ impl<'a> Compiler<'a> {
                 id: a.id.clone(),
                 name: a.name.clone(),
                 kind,
+                context_actors: Vec::new(),
                 examples: a.examples.clone(),
                 counter_examples: a.counter_examples.clone(),
             });
+        }
+
+        // Context actors name other actors, declared before or after.
+        for (idx, spanned) in raw.actor.iter().enumerate() {
+            let a = spanned.get_ref();
+            for id in &a.context_actors {
+                match self.actor_ids.get(id) {
+                    Some(&b) if b != idx => actors[idx].context_actors.push(b),
+                    Some(_) => self.error(
+                        spanned.span().start,
+                        format!("actor `{}`: context_actors names the actor itself", a.id),
+                    ),
+                    None => self.error(
+                        spanned.span().start,
+                        format!("actor `{}`: context_actors: unknown actor `{id}`", a.id),
+                    ),
+                }
+            }
         }
 
         let mut topics = Vec::new();
@@ -1189,7 +1224,7 @@ require = { terms = ["a"], actors = ["b"] }
             assert!(expand_range(bad).is_err(), "{bad}");
         }
         // Found at load time, with the list's location.
-        let src = "version = 1\n[terms]\nyears = [\"{2017..2016} launch\"]\n\n[[topic]]\nid = \"t\"\nname = \"T\"\nsignals = [{ terms = [\"@years\"], weight = 1.0 }]\n";
+        let src = "version = 1\n[terms]\nyears = [\"{2017..2016} launch\"]\n\n[[topic]]\nid = \"t\"\nname = \"T\"\nthreshold = 0.5\nsignals = [{ terms = [\"@years\"], weight = 1.0 }]\n";
         let errs = Taxonomy::from_toml("t.toml", src)
             .map(|_| ())
             .unwrap_err()
