@@ -71,10 +71,13 @@ pub fn load_checked_taxonomy(path: &Path) -> anyhow::Result<Taxonomy> {
     if fails.is_empty() {
         return Ok(taxonomy);
     }
+    let count = match fails.len() {
+        1 => "1 example fails".to_string(),
+        n => format!("{n} examples fail"),
+    };
     anyhow::bail!(
-        "{}: {} example(s) fail (run `wirewatch check-config {}`):\n  {}",
+        "{}: {count} (run `wirewatch check-config {}`):\n  {}",
         path.display(),
-        fails.len(),
         path.display(),
         fails.join("\n  ")
     )

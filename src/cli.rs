@@ -68,13 +68,23 @@ pub enum Command {
     Fetch(ConfigArg),
     /// Only the process stage: dedup, tag, route and alert raw stories.
     Process(ConfigArg),
-    /// Offline: saved feed documents through the same core as `process`, one JSON line per item.
+    /// Offline: saved feed documents through the same core as `process`, one JSON line per item
+    /// (with --diff: what a candidate taxonomy would change).
     Replay {
         #[command(flatten)]
         config: ConfigArg,
-        /// Use this taxonomy instead of the configured one (to preview an edit).
+        /// Use this taxonomy instead of the configured one (to preview an edit; see --diff).
         #[arg(long)]
         taxonomy: Option<PathBuf>,
+        /// Instead of events, print what the --taxonomy candidate changes against the
+        /// configured taxonomy, story by story: topics, actors, alert rules and routes gained
+        /// (+) or lost (-), topics whose score moves by 0.05 or more (~); then totals.
+        /// Duplicates are not compared (they are not published).
+        #[arg(long, requires = "taxonomy")]
+        diff: bool,
+        /// With --diff: one JSON object per changed story on stdout, the totals on stderr.
+        #[arg(long, requires = "diff")]
+        json: bool,
         /// Feed documents (RSS 0.9x/1.0/2.0, Atom, JSON Feed); the feed id is the file stem.
         #[arg(required = true)]
         files: Vec<PathBuf>,

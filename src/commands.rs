@@ -26,8 +26,21 @@ pub fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Replay {
             config,
             taxonomy,
+            diff: false,
             files,
+            ..
         } => replay(&config, taxonomy.as_deref(), &files),
+        Command::Replay {
+            config,
+            taxonomy: Some(candidate),
+            diff: true,
+            json,
+            files,
+        } => replay_diff(&config, &candidate, json, &files),
+        // clap requires --taxonomy with --diff.
+        Command::Replay { taxonomy: None, .. } => {
+            anyhow::bail!("--diff needs --taxonomy CANDIDATE.toml")
+        }
         Command::Tag {
             config,
             taxonomy,
@@ -128,6 +141,73 @@ fn replay(c: &ConfigArg, taxonomy: Option<&Path>, files: &[PathBuf]) -> anyhow::
         },
     );
     match report {
+        Ok(r) => {
+            eprintln!(
+                "replayed {} stories from {} of {} files",
+                r.stories,
+                r.files - r.failed_files,
+                r.files
+            );
+            Ok(if r.failed_files > 0 { 2 } else { 0 })
+        }
+        // A closed pipe (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn replay_diff(
+    c: &ConfigArg,
+    candidate: &Path,
+    json: bool,
+    files: &[PathBuf],
+) -> anyhow::Result<u8> {
+    let cfg =
+        Config::load(&c.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let configured = load_taxonomy(&cfg.taxonomy_path())?;
+    let proposed = load_taxonomy(candidate)?;
+    // Like `replay --taxonomy`, a candidate whose examples fail is compared anyway (the
+    // analyst may be trying the edit before fixing them); say so, as deploying it would fail.
+    let fails = failing_examples(&proposed).len();
+    if fails > 0 {
+        eprintln!(
+            "warning: {}: {} (compared anyway; run `wirewatch check-config {}`)",
+            candidate.display(),
+            if fails == 1 {
+                "1 example fails".to_string()
+            } else {
+                format!("{fails} examples fail")
+            },
+            candidate.display()
+        );
+    }
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let format = if json {
+        crate::replay::DiffFormat::Json
+    } else {
+        crate::replay::DiffFormat::Text
+    };
+    let result = crate::replay::replay_diff(
+        Arc::new(configured),
+        Arc::new(proposed),
+        cfg.processor.dedup.clone(),
+        cfg.kafka.routes.clone(),
+        files,
+        format,
+        &mut out,
+        &mut |e| eprintln!("error: {e}"),
+    )
+    .and_then(|(report, summary)| {
+        if json {
+            eprint!("{}", summary.render());
+        } else {
+            out.write_all(summary.render().as_bytes())?;
+            out.flush()?;
+        }
+        Ok(report)
+    });
+    match result {
         Ok(r) => {
             eprintln!(
                 "replayed {} stories from {} of {} files",
@@ -331,7 +411,10 @@ fn check_config(paths: &[PathBuf]) -> anyhow::Result<u8> {
     if errors.is_empty() {
         Ok(0)
     } else {
-        eprintln!("{} error(s)", errors.len());
+        match errors.len() {
+            1 => eprintln!("1 error"),
+            n => eprintln!("{n} errors"),
+        }
         Ok(2)
     }
 }
@@ -512,6 +595,17 @@ fn eval(
                 a.tp,
                 a.fp,
                 a.fn_
+            )?;
+            let al = ev.alerts;
+            writeln!(
+                out,
+                "  alert {:<24} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
+                crate::eval::ALERT_RULE,
+                al.precision(),
+                al.recall(),
+                al.tp,
+                al.fp,
+                al.fn_
             )?;
         }
     }

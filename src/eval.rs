@@ -1,6 +1,6 @@
 //! Evaluation against labelled sets: pairwise precision/recall of dedup clusters, and
-//! per-topic / actor precision/recall of the tagger. `wirewatch eval` prints them; the test
-//! suite holds them above the levels reached (see `docs/DEDUP.md`, `docs/TAGGING.md`).
+//! per-topic / actor / alert precision/recall of the tagger. `wirewatch eval` prints them; the
+//! test suite holds them above the levels reached (see `docs/DEDUP.md`, `docs/TAGGING.md`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -170,7 +170,7 @@ pub fn eval_dedup(items: &[DedupItem], cfg: DedupConfig) -> DedupEval {
     ev
 }
 
-/// One item of the tagging set.
+/// One item of the tagging set (`tests/data/tagging/*.jsonl`, one JSON object a line).
 #[derive(Debug, Clone, Deserialize)]
 pub struct TagItem {
     pub id: String,
@@ -182,24 +182,41 @@ pub struct TagItem {
     #[serde(default)]
     pub content: String,
     pub topics: Vec<String>,
+    /// Every actor of the taxonomy the item names, by any of its names (a complete list: the
+    /// actors are scored over every id the tagger returns, see [`TagEval::actors`]).
     pub actors: Vec<String>,
+    /// Whether the alert rule [`ALERT_RULE`] should fire on the item taken alone (the eval has
+    /// no dedup): the item reports a new North Korean launch (a missile, a rocket-launcher
+    /// test-firing or a satellite launch attempt, as the rule's terms and examples define it),
+    /// the report of that day, reactions included. Not for another country's launch, a launch
+    /// named in passing or as the background of other news (talks, sanctions, a call the next
+    /// day), warnings, speculation, denials, retrospectives and anniversaries, nor for digests
+    /// (which get no topics either).
+    #[serde(default)]
+    pub alert: bool,
     #[serde(default)]
     pub note: String,
 }
 
+/// The alert rule `alert` labels are about (`config/taxonomy.toml`).
+pub const ALERT_RULE: &str = "nk-missile-launch";
+
 #[derive(Debug, Default)]
 pub struct TagEval {
     pub topics: BTreeMap<String, Pr>,
-    /// Micro-averaged over (item, actor) for the actor ids that appear in the labels.
+    /// Micro-averaged over (item, actor) pairs, for every actor id the tagger returns or the
+    /// labels name: an actor the tagger finds but the item's label lacks is a false positive,
+    /// whether or not any other label uses that id.
     pub actors: Pr,
+    /// Over items: the alert "fires" when the tagger's alerts include the rule [`ALERT_RULE`]
+    /// (other alert rules, if a taxonomy has any, are not scored), and is wanted when the item's
+    /// `alert` label is true. A taxonomy without that rule never fires.
+    pub alerts: Pr,
     pub errors: Vec<String>,
 }
 
 pub fn eval_tagging(items: &[TagItem], tax: &Taxonomy) -> TagEval {
-    let labelled_actors: BTreeSet<&str> = items
-        .iter()
-        .flat_map(|i| i.actors.iter().map(String::as_str))
-        .collect();
+    let alert_rule = tax.alerts.iter().position(|a| a.id == ALERT_RULE);
     // Only topics the set labels are scored (a taxonomy may have more).
     let labelled_topics: BTreeSet<&str> = items
         .iter()
@@ -246,12 +263,7 @@ pub fn eval_tagging(items: &[TagItem], tax: &Taxonomy) -> TagEval {
                 _ => {}
             }
         }
-        let got_actors: BTreeSet<&str> = tags
-            .actors
-            .iter()
-            .map(|a| a.id.as_str())
-            .filter(|a| labelled_actors.contains(a))
-            .collect();
+        let got_actors: BTreeSet<&str> = tags.actors.iter().map(|a| a.id.as_str()).collect();
         let want_actors: BTreeSet<&str> = it.actors.iter().map(String::as_str).collect();
         for a in got_actors.union(&want_actors) {
             match (want_actors.contains(a), got_actors.contains(a)) {
@@ -271,6 +283,158 @@ pub fn eval_tagging(items: &[TagItem], tax: &Taxonomy) -> TagEval {
                 _ => {}
             }
         }
+        let fired = alert_rule.is_some_and(|r| tags.alerts.iter().any(|(i, _)| *i == r));
+        match (it.alert, fired) {
+            (true, true) => ev.alerts.tp += 1,
+            (false, true) => {
+                ev.alerts.fp += 1;
+                ev.errors.push(format!(
+                    "{} alert {ALERT_RULE}: false alert: {:?}",
+                    it.id, it.title
+                ));
+            }
+            (true, false) => {
+                ev.alerts.fn_ += 1;
+                ev.errors.push(format!(
+                    "{} alert {ALERT_RULE}: missed: {:?}",
+                    it.id, it.title
+                ));
+            }
+            _ => {}
+        }
     }
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TAX: &str = r#"
+version = 1
+[terms]
+missile = ["missile", "missiles"]
+launch = ["fires", "fired", "launches"]
+
+[[actor]]
+id = "north-korea"
+name = "North Korea"
+kind = "country"
+aliases = ["Pyongyang"]
+
+[[actor]]
+id = "iran"
+name = "Iran"
+kind = "country"
+
+[[topic]]
+id = "missile-test"
+name = "Missile test"
+threshold = 0.5
+signals = [{ terms = ["@missile"], weight = 1.0 }, { terms = ["@launch"], weight = 0.5 }]
+require = { near = [["@launch"], ["@missile"]], within = 6 }
+
+[[alert]]
+id = "other-rule"
+name = "Any missile"
+severity = "info"
+when = { topic = "missile-test", min_score = 0.5 }
+
+[[alert]]
+id = "nk-missile-launch"
+name = "North Korean missile launch"
+severity = "critical"
+when = { all = [ { topic = "missile-test", min_score = 0.5 }, { actors = ["north-korea"] } ] }
+"#;
+
+    fn item(id: &str, title: &str, topics: &[&str], actors: &[&str], alert: bool) -> TagItem {
+        TagItem {
+            id: id.into(),
+            lang: "en".into(),
+            title: title.into(),
+            summary: String::new(),
+            content: String::new(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            actors: actors.iter().map(|a| a.to_string()).collect(),
+            alert,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_actor_no_label_uses_is_still_a_false_positive() {
+        let tax = Taxonomy::from_toml("t.toml", TAX).unwrap();
+        // No item is labelled `iran`: it used to be left out of the scoring altogether.
+        let items = [item(
+            "a",
+            "Iran and North Korea hold talks",
+            &[],
+            &["north-korea"],
+            false,
+        )];
+        let ev = eval_tagging(&items, &tax);
+        assert_eq!(
+            ev.actors,
+            Pr {
+                tp: 1,
+                fp: 1,
+                fn_: 0
+            }
+        );
+        assert!(
+            ev.errors
+                .iter()
+                .any(|e| e.starts_with("a actor iran: false positive")),
+            "{:?}",
+            ev.errors
+        );
+    }
+
+    #[test]
+    fn the_alert_is_scored_per_item_on_its_own_rule() {
+        let tax = Taxonomy::from_toml("t.toml", TAX).unwrap();
+        let mt = &["missile-test"];
+        let items = [
+            item("hit", "Pyongyang fires missile", mt, &["north-korea"], true),
+            // `other-rule` fires here, `nk-missile-launch` does not: not an alert.
+            item("quiet", "Iran fires missile", mt, &["iran"], false),
+            item(
+                "false",
+                "Pyongyang fires missiles again",
+                mt,
+                &["north-korea"],
+                false,
+            ),
+            item("missed", "Missile flies over Japan", &[], &[], true),
+        ];
+        let ev = eval_tagging(&items, &tax);
+        assert_eq!(
+            ev.alerts,
+            Pr {
+                tp: 1,
+                fp: 1,
+                fn_: 1
+            }
+        );
+        let alert_errors: Vec<&str> = ev
+            .errors
+            .iter()
+            .map(String::as_str)
+            .filter(|e| e.contains(" alert "))
+            .collect();
+        assert_eq!(
+            alert_errors,
+            [
+                "false alert nk-missile-launch: false alert: \"Pyongyang fires missiles again\"",
+                "missed alert nk-missile-launch: missed: \"Missile flies over Japan\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_alert_label_defaults_to_false() {
+        let items: Vec<TagItem> =
+            parse_jsonl(r#"{"id": "x", "title": "t", "topics": [], "actors": []}"#).unwrap();
+        assert!(!items[0].alert);
+    }
 }

@@ -255,6 +255,67 @@ fn tag_shows_matches_with_evidence() {
     assert!(v["actors"].is_array() && v["topics"].is_array());
 }
 
+/// Decomposed text (NFD: macOS tools, some CMSs) tags as its composed form does, and the
+/// evidence offsets cover whole decomposed characters of the text as sent.
+#[test]
+fn tag_matches_decomposed_korean_and_french() {
+    use unicode_normalization::UnicodeNormalization;
+    for (text, body_actor) in [
+        (
+            "북한, 동해상으로 탄도미사일 발사\n합참은 북한이 오늘 오전 탄도미사일을 발사했다고 밝혔다.",
+            "joint-chiefs-of-staff",
+        ),
+        (
+            "La Corée du Nord a tiré un missile balistique\nSéoul a condamné le tir.",
+            "south-korea",
+        ),
+    ] {
+        let nfd: String = text.nfd().collect();
+        assert_ne!(nfd, text, "the test text must decompose");
+        let mut child = wirewatch()
+            .args(["tag", "--json", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(nfd.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids = |key: &str, field: &str| -> Vec<String> {
+            v[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x[field].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert!(ids("actors", "id").contains(&"north-korea".to_string()), "{v}");
+        assert!(ids("actors", "id").contains(&body_actor.to_string()), "{v}");
+        assert!(ids("topics", "id").contains(&"missile-test".to_string()), "{v}");
+        assert_eq!(ids("alerts", "rule"), ["nk-missile-launch"], "{v}");
+        let headline = nfd.lines().next().unwrap();
+        let ev = &v["actors"][0]["evidence"][0];
+        let (start, end) = (
+            ev["start"].as_u64().unwrap() as usize,
+            ev["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(ev["field"], "title");
+        assert_eq!(&headline[start..end], ev["text"].as_str().unwrap());
+        let composed: String = headline[start..end].nfc().collect();
+        assert!(
+            ["북한", "Corée du Nord"].contains(&composed.as_str()),
+            "{composed}"
+        );
+    }
+}
+
 #[test]
 fn unreadable_config_is_a_clear_error() {
     let (code, _, err) = run(&[

@@ -50,12 +50,15 @@ fn dedup_never_merges_different_stories_and_finds_copies() {
 }
 
 /// Scores one labelled tagging set against the shipped taxonomy and checks every floor:
-/// `(topic, precision, recall)` and the actors' micro-averaged `(precision, recall)`.
+/// `(topic, precision, recall)`, the actors' micro-averaged `(precision, recall)` (over every
+/// actor id the tagger returns or the labels name) and the `nk-missile-launch` alert's
+/// `(precision, recall)` over items (see `wirewatch::eval::TagEval`).
 fn check_tagging_floors(
     set: &str,
     min_items: usize,
     floors: &[(&str, f64, f64)],
     actors: (f64, f64),
+    alerts: (f64, f64),
 ) {
     let items: Vec<TagItem> = parse_jsonl(&std::fs::read_to_string(repo(set)).unwrap()).unwrap();
     let src = std::fs::read_to_string(repo("config/taxonomy.toml")).unwrap();
@@ -85,9 +88,20 @@ fn check_tagging_floors(
         actors.1,
         ev.errors
     );
+    assert!(
+        ev.alerts.precision() >= alerts.0 && ev.alerts.recall() >= alerts.1,
+        "{set} alerts {:.3}/{:.3} (floor {}/{}): {:#?}",
+        ev.alerts.precision(),
+        ev.alerts.recall(),
+        alerts.0,
+        alerts.1,
+        ev.errors
+    );
 }
 
-// Floors per topic: (precision, recall), the levels reached (docs/TAGGING.md).
+// Floors per topic, then for actors and the alert: (precision, recall), the levels reached
+// (docs/TAGGING.md). The actor and alert floors are the figures of 2026-11-24 (all actors
+// scored, complete actor labels, `alert` labels) truncated to 3 decimals.
 #[test]
 fn tagging_precision_and_recall_hold() {
     check_tagging_floors(
@@ -104,7 +118,8 @@ fn tagging_precision_and_recall_hold() {
             ("japan-korea-relations", 1.0, 0.965),
             ("us-korea-alliance", 1.0, 1.0),
         ],
-        (0.998, 0.999),
+        (0.994, 0.993),
+        (1.0, 0.975),
     );
 }
 
@@ -127,7 +142,8 @@ fn tagging_holds_on_the_holdout_set() {
             ("us-korea-alliance", 1.0, 1.0),
             ("russia-north-korea", 1.0, 1.0),
         ],
-        (1.0, 0.99),
+        (0.994, 0.982),
+        (1.0, 1.0),
     );
 }
 
@@ -150,6 +166,7 @@ fn tagging_holds_on_the_fresh_set() {
             ("us-korea-alliance", 1.0, 1.0),
             ("russia-north-korea", 1.0, 1.0),
         ],
-        (0.995, 0.993),
+        (0.990, 0.982),
+        (1.0, 1.0),
     );
 }

@@ -313,7 +313,17 @@ impl Normalized {
             .get(last..)
             .and_then(|rest| rest.chars().next())
             .map_or(1, char::len_utf8);
-        (s, (last + len).min(original.len()))
+        let mut e = (last + len).min(original.len());
+        // Combining marks and the vowel and final jamo of a composed syllable belong to the
+        // character before them.
+        if let Some(rest) = original.get(e..) {
+            e += rest
+                .chars()
+                .take_while(|&c| continues_character(c))
+                .map(char::len_utf8)
+                .sum::<usize>();
+        }
+        (s, e)
     }
 
     /// True when the text has unspaced CJK characters (Han, kana): without them, the word
@@ -490,6 +500,18 @@ fn normalize_with_buffers(
             i += len;
             continue;
         }
+        // Decomposed text (NFD, as some feeds and macOS tools write it): a combining mark
+        // belongs to the letter before it, whose diacritics are dropped anyway; conjoining
+        // jamo are composed into the Hangul syllable they spell.
+        if is_combining_mark(c) {
+            i += len;
+            continue;
+        }
+        if let Some((syllable, used)) = compose_jamo(&input[i..]) {
+            b.push_char(syllable, i);
+            i += used;
+            continue;
+        }
         if is_cjk(c) {
             // Half-width katakana become full-width; other CJK stays as it is.
             let folded = if (0xFF66..=0xFF9F).contains(&(c as u32)) {
@@ -521,6 +543,39 @@ fn normalize_with_buffers(
         i += len;
     }
     b.finish(input.len())
+}
+
+/// Whether `c` continues the character before it in the original text: a combining mark, or
+/// a vowel or final conjoining jamo (composed with the leading jamo before it).
+fn continues_character(c: char) -> bool {
+    is_combining_mark(c) || matches!(c as u32, 0x1160..=0x11FF)
+}
+
+/// A Hangul syllable spelt with conjoining jamo at the start of `s` (a leading consonant, a
+/// vowel and an optional final consonant, as NFD writes 북 = ᄇ ᅮ ᆨ): the syllable and
+/// the bytes it used.
+fn compose_jamo(s: &str) -> Option<(char, usize)> {
+    const L: u32 = 0x1100;
+    const V: u32 = 0x1161;
+    const T: u32 = 0x11A7;
+    let mut it = s.chars();
+    let l = it.next()? as u32;
+    if !(L..L + 19).contains(&l) {
+        return None;
+    }
+    let v = it.next()? as u32;
+    if !(V..V + 21).contains(&v) {
+        return None;
+    }
+    let mut used = 6;
+    let mut code = 0xAC00 + ((l - L) * 21 + (v - V)) * 28;
+    if let Some(t) = it.next().map(|c| c as u32) {
+        if (T + 1..T + 28).contains(&t) {
+            code += t - T;
+            used += 3;
+        }
+    }
+    char::from_u32(code).map(|c| (c, used))
 }
 
 /// Punctuation and spaces common in news text that the general path (decomposition, lower
@@ -876,6 +931,15 @@ mod tests {
                 i += len + 1;
                 continue;
             }
+            if is_combining_mark(c) {
+                i += len;
+                continue;
+            }
+            if let Some((syllable, used)) = compose_jamo(&input[i..]) {
+                push(&mut text, syllable, i, words2, &mut at_sep);
+                i += used;
+                continue;
+            }
             let mut out: Vec<Option<char>> = Vec::new();
             if c.is_ascii() {
                 out.push(c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase()));
@@ -944,6 +1008,11 @@ mod tests {
             "Séoul",
             "e\u{301}",
             "\u{301}",
+            // 북한 in conjoining jamo (NFD), and jamo that spell no syllable on their own.
+            "\u{1107}\u{116E}\u{11A8}\u{1112}\u{1161}\u{11AB}",
+            "\u{1107}",
+            "\u{1161}",
+            "\u{11A8}",
             "북한이",
             "北朝鮮が",
             "ﾐｻｲﾙ",
@@ -1001,8 +1070,15 @@ mod tests {
         // Multi-byte UTF-8, CJK, decomposed diacritics, full-width and half-width forms.
         for (src, norm, orig) in [
             ("The Pyŏngyang regime", "pyongyang", "Pyŏngyang"),
-            // A lone combining mark separates (as it always has): the range still spans it.
-            ("Pyo\u{306}ngyang said", "pyo ngyang", "Pyo\u{306}ngyang"),
+            // Decomposed (NFD) text: the combining mark belongs to its letter, and conjoining
+            // jamo compose into syllables; ranges cover the whole decomposed characters.
+            ("Pyo\u{306}ngyang said", "pyongyang", "Pyo\u{306}ngyang"),
+            ("Se\u{301}oul", "seoul", "Se\u{301}oul"),
+            (
+                "\u{1107}\u{116E}\u{11A8}\u{1112}\u{1161}\u{11AB}\u{110B}\u{1175} 발사",
+                "북한",
+                "\u{1107}\u{116E}\u{11A8}\u{1112}\u{1161}\u{11AB}",
+            ),
             ("«Séoul» — Tokyo", "seoul", "Séoul"),
             ("北朝鮮が弾道ミサイルを発射", "ミサイル", "ミサイル"),
             ("ﾐｻｲﾙ発射", "ミサイル", "ﾐｻｲﾙ"),
