@@ -500,55 +500,94 @@ fn normalize_with_buffers(
             i += len;
             continue;
         }
-        // Decomposed text (NFD, as some feeds and macOS tools write it): a combining mark
-        // belongs to the letter before it, whose diacritics are dropped anyway; conjoining
-        // jamo are composed into the Hangul syllable they spell.
-        if is_combining_mark(c) {
-            i += len;
-            continue;
-        }
-        if let Some((syllable, used)) = compose_jamo(&input[i..]) {
-            b.push_char(syllable, i);
-            i += used;
-            continue;
-        }
-        if is_cjk(c) {
-            // Half-width katakana become full-width; other CJK stays as it is.
-            let folded = if (0xFF66..=0xFF9F).contains(&(c as u32)) {
-                c.nfkc().next().unwrap_or(c)
-            } else {
-                c
-            };
-            b.push_char(folded, i);
-            i += len;
-            continue;
-        }
-        let mut wrote = false;
-        for d in c.nfkd() {
-            if is_combining_mark(d) {
-                continue;
-            }
-            for l in d.to_lowercase() {
-                if l.is_alphanumeric() {
-                    b.push_char(l, i);
-                    wrote = true;
-                } else {
-                    b.sep(i);
-                }
-            }
-        }
-        if !wrote && !c.is_alphanumeric() {
-            b.sep(i);
-        }
-        i += len;
+        i += push_other(&mut b, input, i, c);
     }
     b.finish(input.len())
 }
 
-/// Whether `c` continues the character before it in the original text: a combining mark, or
-/// a vowel or final conjoining jamo (composed with the leading jamo before it).
+/// The general path for the character `c` at byte `i` (the rare case: non-ASCII letters, CJK,
+/// symbols), kept out of line so the loop over plain words stays small. Returns the bytes
+/// used.
+#[inline(never)]
+fn push_other(b: &mut Builder, input: &str, i: usize, c: char) -> usize {
+    let len = c.len_utf8();
+    // Decomposed text (NFD, as some feeds and macOS tools write it): conjoining jamo are
+    // composed into the Hangul syllable they spell, a kana and its voicing mark into the
+    // voiced kana, and any other combining mark belongs to the letter before it, whose
+    // diacritics are dropped anyway.
+    if is_cjk(c) && !is_kana_voicing(c) {
+        let (folded, used) = compose_jamo(&input[i..])
+            .or_else(|| compose_kana(&input[i..]))
+            .unwrap_or((c, len));
+        b.push_char(folded, i);
+        return used;
+    }
+    if might_combine(c) && is_combining_mark(c) {
+        return len;
+    }
+    let mut wrote = false;
+    for d in c.nfkd() {
+        if is_combining_mark(d) {
+            continue;
+        }
+        for l in d.to_lowercase() {
+            if l.is_alphanumeric() {
+                b.push_char(l, i);
+                wrote = true;
+            } else {
+                b.sep(i);
+            }
+        }
+    }
+    if !wrote && !c.is_alphanumeric() {
+        b.sep(i);
+    }
+    len
+}
+
+/// Whether `c` continues the character before it in the original text: a combining mark, a
+/// vowel or final conjoining jamo (composed with the leading jamo before it), or a half-width
+/// voicing mark (composed with the kana before it).
 fn continues_character(c: char) -> bool {
-    is_combining_mark(c) || matches!(c as u32, 0x1160..=0x11FF)
+    might_combine(c)
+        && (matches!(c as u32, 0x1160..=0x11FF | 0xFF9E | 0xFF9F) || is_combining_mark(c))
+}
+
+/// False for the characters that cannot be a combining mark (all below U+0300), so the common
+/// case skips the table look-up.
+fn might_combine(c: char) -> bool {
+    c as u32 >= 0x300
+}
+
+/// The kana voicing marks: combining (゙ ゚, as NFD writes ガ = カ + U+3099) and half-width
+/// (ﾞ ﾟ, as in ｶﾞ).
+fn is_kana_voicing(c: char) -> bool {
+    matches!(c as u32, 0x3099 | 0x309A | 0xFF9E | 0xFF9F)
+}
+
+/// The CJK character at the start of `s` as matched: half-width katakana become full-width,
+/// and a kana followed by a voicing mark becomes the voiced kana (カ + ゙ = ガ, ｶﾞ = ガ). The
+/// character and the bytes it used; `None` when `s` does not start with a half-width kana or
+/// a kana and its mark.
+fn compose_kana(s: &str) -> Option<(char, usize)> {
+    let mut it = s.chars();
+    let c = it.next()?;
+    let half = (0xFF66..=0xFF9D).contains(&(c as u32));
+    let base = if half { c.nfkc().next()? } else { c };
+    let mark = it.next().filter(|&m| is_kana_voicing(m));
+    let voiced = mark.and_then(|m| {
+        let m = match m as u32 {
+            0xFF9E => '\u{3099}',
+            0xFF9F => '\u{309A}',
+            _ => m,
+        };
+        unicode_normalization::char::compose(base, m)
+    });
+    match (voiced, mark) {
+        (Some(v), Some(m)) => Some((v, c.len_utf8() + m.len_utf8())),
+        _ if half => Some((base, c.len_utf8())),
+        _ => None,
+    }
 }
 
 /// A Hangul syllable spelt with conjoining jamo at the start of `s` (a leading consonant, a
@@ -931,7 +970,7 @@ mod tests {
                 i += len + 1;
                 continue;
             }
-            if is_combining_mark(c) {
+            if is_combining_mark(c) || is_kana_voicing(c) {
                 i += len;
                 continue;
             }
@@ -941,15 +980,27 @@ mod tests {
                 continue;
             }
             let mut out: Vec<Option<char>> = Vec::new();
+            let mut mark_len = 0;
             if c.is_ascii() {
                 out.push(c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase()));
             } else if is_cjk(c) {
-                let f = if (0xFF66..=0xFF9F).contains(&(c as u32)) {
+                // Half-width kana to full-width, then a voicing mark composed with its kana.
+                let f = if (0xFF66..=0xFF9D).contains(&(c as u32)) {
                     c.nfkc().next().unwrap()
                 } else {
                     c
                 };
-                out.push(Some(f));
+                let next = input[i + len..].chars().next();
+                let voiced = next.filter(|&m| is_kana_voicing(m)).and_then(|m| {
+                    let m = m.nfkc().next().unwrap();
+                    unicode_normalization::char::compose(f, m).map(|v| (v, m))
+                });
+                if let (Some((v, _)), Some(m)) = (voiced, next) {
+                    out.push(Some(v));
+                    mark_len = m.len_utf8();
+                } else {
+                    out.push(Some(f));
+                }
             } else {
                 for d in c.nfkd().filter(|d| !is_combining_mark(*d)) {
                     out.extend(d.to_lowercase().map(|l| l.is_alphanumeric().then_some(l)));
@@ -975,7 +1026,7 @@ mod tests {
                     None => {}
                 }
             }
-            i += len;
+            i += len + mark_len;
         }
         if text.last() == Some(&b' ') {
             text.pop();
@@ -1013,6 +1064,15 @@ mod tests {
             "\u{1107}",
             "\u{1161}",
             "\u{11A8}",
+            // Kana and voicing marks: NFD (カ + U+3099), half-width (ｶﾞ, ﾎﾟ), marks alone or
+            // after a kana they cannot voice.
+            "\u{30AB}\u{3099}",
+            "\u{FF76}\u{FF9E}",
+            "\u{FF8E}\u{FF9F}",
+            "\u{3099}",
+            "\u{FF9E}",
+            "\u{30A2}\u{3099}",
+            "\u{FF71}\u{FF9E}",
             "북한이",
             "北朝鮮が",
             "ﾐｻｲﾙ",
@@ -1082,6 +1142,15 @@ mod tests {
             ("«Séoul» — Tokyo", "seoul", "Séoul"),
             ("北朝鮮が弾道ミサイルを発射", "ミサイル", "ミサイル"),
             ("ﾐｻｲﾙ発射", "ミサイル", "ﾐｻｲﾙ"),
+            // Voiced kana, decomposed or half-width, match the composed form; the range
+            // covers the mark.
+            ("\u{30C9}\u{30ED}\u{30FC}\u{30F3}", "ドローン", "ドローン"),
+            (
+                "\u{30C8}\u{3099}\u{30ED}\u{30FC}\u{30F3}が",
+                "ドローン",
+                "\u{30C8}\u{3099}\u{30ED}\u{30FC}\u{30F3}",
+            ),
+            ("ﾄﾞﾛｰﾝ攻撃", "ドローン", "ﾄﾞﾛｰﾝ"),
             ("ＵＳ－Japan talks", "us japan", "ＵＳ－Japan"),
             ("북한이 미사일을", "미사일", "미사일"),
             ("The KIM JONG-UN’s visit", "kim jong un", "KIM JONG-UN"),
