@@ -71,13 +71,10 @@ pub fn load_checked_taxonomy(path: &Path) -> anyhow::Result<Taxonomy> {
     if fails.is_empty() {
         return Ok(taxonomy);
     }
-    let count = match fails.len() {
-        1 => "1 example fails".to_string(),
-        n => format!("{n} examples fail"),
-    };
     anyhow::bail!(
-        "{}: {count} (run `wirewatch check-config {}`):\n  {}",
+        "{}: {} (run `wirewatch check-config {}`):\n  {}",
         path.display(),
+        crate::core::tagger::examples_fail(fails.len()),
         path.display(),
         fails.join("\n  ")
     )

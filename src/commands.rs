@@ -112,6 +112,25 @@ fn serve(c: &ConfigArg, stages: Stages) -> anyhow::Result<u8> {
     })
 }
 
+/// The end of a `replay` run: the count of stories and files on stderr, and the exit code (2
+/// when a file could not be read or parsed).
+fn replay_outcome(report: std::io::Result<crate::replay::ReplayReport>) -> anyhow::Result<u8> {
+    match report {
+        Ok(r) => {
+            eprintln!(
+                "replayed {} stories from {} of {} files",
+                r.stories,
+                r.files - r.failed_files,
+                r.files
+            );
+            Ok(if r.failed_files > 0 { 2 } else { 0 })
+        }
+        // A closed pipe (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn taxonomy_for(c: &ConfigArg, over: Option<&Path>) -> anyhow::Result<Taxonomy> {
     let path = match over {
         Some(p) => p.to_path_buf(),
@@ -140,20 +159,7 @@ fn replay(c: &ConfigArg, taxonomy: Option<&Path>, files: &[PathBuf]) -> anyhow::
             failed.push(e.path);
         },
     );
-    match report {
-        Ok(r) => {
-            eprintln!(
-                "replayed {} stories from {} of {} files",
-                r.stories,
-                r.files - r.failed_files,
-                r.files
-            );
-            Ok(if r.failed_files > 0 { 2 } else { 0 })
-        }
-        // A closed pipe (`| head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(e) => Err(e.into()),
-    }
+    replay_outcome(report)
 }
 
 fn replay_diff(
@@ -173,11 +179,7 @@ fn replay_diff(
         eprintln!(
             "warning: {}: {} (compared anyway; run `wirewatch check-config {}`)",
             candidate.display(),
-            if fails == 1 {
-                "1 example fails".to_string()
-            } else {
-                format!("{fails} examples fail")
-            },
+            crate::core::tagger::examples_fail(fails),
             candidate.display()
         );
     }
@@ -207,20 +209,7 @@ fn replay_diff(
         }
         Ok(report)
     });
-    match result {
-        Ok(r) => {
-            eprintln!(
-                "replayed {} stories from {} of {} files",
-                r.stories,
-                r.files - r.failed_files,
-                r.files
-            );
-            Ok(if r.failed_files > 0 { 2 } else { 0 })
-        }
-        // A closed pipe (`| head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(e) => Err(e.into()),
-    }
+    replay_outcome(result)
 }
 
 /// Reads the input of `tag`: plain text, or a JSON story with title/summary/content.

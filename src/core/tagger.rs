@@ -696,6 +696,15 @@ fn near(xs: &[Mention], ys: &[Mention], within2: u32, scope: Scope) -> Option<(M
 /// Runs the examples and counter-examples of every actor, topic and alert rule. Each example
 /// is tagged as a headline, or as a headline and its lead when it holds a newline. Returns one
 /// message per failure.
+/// "1 example fails", "3 examples fail": the count of [`failing_examples`] as the messages
+/// of `check-config`, the reload and `replay --diff` put it.
+pub fn examples_fail(n: usize) -> String {
+    match n {
+        1 => "1 example fails".to_string(),
+        n => format!("{n} examples fail"),
+    }
+}
+
 pub fn failing_examples(tax: &Taxonomy) -> Vec<String> {
     let mut failures = Vec::new();
     // An example is a headline, optionally followed by a newline and its lead (the summary),
