@@ -147,17 +147,13 @@ fn replay(c: &ConfigArg, taxonomy: Option<&Path>, files: &[PathBuf]) -> anyhow::
     let tax = taxonomy_for(c, taxonomy)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut failed = Vec::new();
     let report = crate::replay::replay(
         Arc::new(tax),
         cfg.processor.dedup.clone(),
         cfg.kafka.routes.clone(),
         files,
         &mut out,
-        &mut |e| {
-            eprintln!("error: {e}");
-            failed.push(e.path);
-        },
+        &mut |e| eprintln!("error: {e}"),
     );
     replay_outcome(report)
 }
@@ -400,10 +396,10 @@ fn check_config(paths: &[PathBuf]) -> anyhow::Result<u8> {
     if errors.is_empty() {
         Ok(0)
     } else {
-        match errors.len() {
-            1 => eprintln!("1 error"),
-            n => eprintln!("{n} errors"),
-        }
+        eprintln!(
+            "{}",
+            crate::core::text::counted(errors.len(), "error", "errors")
+        );
         Ok(2)
     }
 }
@@ -564,41 +560,30 @@ fn eval(
             }
             writeln!(out, "items: {}", items.len())?;
             for (t, pr) in &ev.topics {
-                writeln!(
-                    out,
-                    "  topic {t:<24} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
-                    pr.precision(),
-                    pr.recall(),
-                    pr.tp,
-                    pr.fp,
-                    pr.fn_
-                )?;
+                write_pr(&mut out, &format!("topic {t}"), pr)?;
             }
-            let a = ev.actors;
-            writeln!(
-                out,
-                "  actors{:<24} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
-                "",
-                a.precision(),
-                a.recall(),
-                a.tp,
-                a.fp,
-                a.fn_
-            )?;
-            let al = ev.alerts;
-            writeln!(
-                out,
-                "  alert {:<24} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
-                crate::eval::ALERT_RULE,
-                al.precision(),
-                al.recall(),
-                al.tp,
-                al.fp,
-                al.fn_
+            write_pr(&mut out, "actors", &ev.actors)?;
+            write_pr(
+                &mut out,
+                &format!("alert {}", crate::eval::ALERT_RULE),
+                &ev.alerts,
             )?;
         }
     }
     Ok(0)
+}
+
+/// One line of `eval tagging`: what was scored, then its precision, recall and counts.
+fn write_pr(out: &mut impl Write, what: &str, pr: &crate::eval::Pr) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  {what:<30} precision {:.3}  recall {:.3}  (tp {} fp {} fn {})",
+        pr.precision(),
+        pr.recall(),
+        pr.tp,
+        pr.fp,
+        pr.fn_
+    )
 }
 
 fn feeds(action: FeedsAction) -> anyhow::Result<u8> {

@@ -60,6 +60,28 @@ impl Pr {
             self.tp as f64 / (self.tp + self.fn_) as f64
         }
     }
+
+    /// Counts one decision; for an error, what to call it: `false_positive` or "missed".
+    fn count(
+        &mut self,
+        want: bool,
+        got: bool,
+        false_positive: &'static str,
+    ) -> Option<&'static str> {
+        match (want, got) {
+            (true, true) => self.tp += 1,
+            (false, true) => {
+                self.fp += 1;
+                return Some(false_positive);
+            }
+            (true, false) => {
+                self.fn_ += 1;
+                return Some("missed");
+            }
+            (false, false) => {}
+        }
+        None
+    }
 }
 
 /// Result of the dedup evaluation.
@@ -245,62 +267,26 @@ pub fn eval_tagging(items: &[TagItem], tax: &Taxonomy) -> TagEval {
         let got: BTreeSet<&str> = tags.topics.iter().map(|t| t.id.as_str()).collect();
         for (topic, pr) in ev.topics.iter_mut() {
             let want = it.topics.iter().any(|t| t == topic);
-            let has = got.contains(topic.as_str());
-            match (want, has) {
-                (true, true) => pr.tp += 1,
-                (false, true) => {
-                    pr.fp += 1;
-                    ev.errors.push(format!(
-                        "{} topic {topic}: false positive: {:?}",
-                        it.id, it.title
-                    ));
-                }
-                (true, false) => {
-                    pr.fn_ += 1;
-                    ev.errors
-                        .push(format!("{} topic {topic}: missed: {:?}", it.id, it.title));
-                }
-                _ => {}
+            if let Some(what) = pr.count(want, got.contains(topic.as_str()), "false positive") {
+                ev.errors
+                    .push(format!("{} topic {topic}: {what}: {:?}", it.id, it.title));
             }
         }
         let got_actors: BTreeSet<&str> = tags.actors.iter().map(|a| a.id.as_str()).collect();
         let want_actors: BTreeSet<&str> = it.actors.iter().map(String::as_str).collect();
         for a in got_actors.union(&want_actors) {
-            match (want_actors.contains(a), got_actors.contains(a)) {
-                (true, true) => ev.actors.tp += 1,
-                (false, true) => {
-                    ev.actors.fp += 1;
-                    ev.errors.push(format!(
-                        "{} actor {a}: false positive: {:?}",
-                        it.id, it.title
-                    ));
-                }
-                (true, false) => {
-                    ev.actors.fn_ += 1;
-                    ev.errors
-                        .push(format!("{} actor {a}: missed: {:?}", it.id, it.title));
-                }
-                _ => {}
+            let (want, got) = (want_actors.contains(a), got_actors.contains(a));
+            if let Some(what) = ev.actors.count(want, got, "false positive") {
+                ev.errors
+                    .push(format!("{} actor {a}: {what}: {:?}", it.id, it.title));
             }
         }
         let fired = alert_rule.is_some_and(|r| tags.alerts.iter().any(|(i, _)| *i == r));
-        match (it.alert, fired) {
-            (true, true) => ev.alerts.tp += 1,
-            (false, true) => {
-                ev.alerts.fp += 1;
-                ev.errors.push(format!(
-                    "{} alert {ALERT_RULE}: false alert: {:?}",
-                    it.id, it.title
-                ));
-            }
-            (true, false) => {
-                ev.alerts.fn_ += 1;
-                ev.errors.push(format!(
-                    "{} alert {ALERT_RULE}: missed: {:?}",
-                    it.id, it.title
-                ));
-            }
-            _ => {}
+        if let Some(what) = ev.alerts.count(it.alert, fired, "false alert") {
+            ev.errors.push(format!(
+                "{} alert {ALERT_RULE}: {what}: {:?}",
+                it.id, it.title
+            ));
         }
     }
     ev

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::core::dedup::DedupConfig;
 use crate::core::pipeline::{Processor, Route};
 use crate::core::taxonomy::Taxonomy;
-use crate::core::text::html_to_text;
+use crate::core::text::{counted, html_to_text};
 use crate::feed::{parse_document, Source};
 use crate::story::{DedupStatus, EnrichedEvent, RawStory};
 
@@ -341,11 +341,6 @@ pub fn diff_events(before: &EnrichedEvent, after: &EnrichedEvent) -> Option<Stor
     (!diff.is_empty()).then_some(diff)
 }
 
-/// "1 story", "2 stories".
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// The readable report of one changed story: a header line (short id, publication time,
 /// feed, dedup status, title), then one line per change, then a blank line.
 pub fn render_story(d: &StoryDiff) -> String {
@@ -471,14 +466,14 @@ impl DiffSummary {
         use std::fmt::Write as _;
         let mut s = format!(
             "summary: {} compared, {} changed",
-            count(self.compared, "story", "stories"),
-            count(self.changed, "story", "stories")
+            counted(self.compared, "story", "stories"),
+            counted(self.changed, "story", "stories")
         );
         if self.duplicates > 0 {
             let _ = write!(
                 s,
                 " ({} not compared: not published)",
-                count(self.duplicates, "duplicate", "duplicates")
+                counted(self.duplicates, "duplicate", "duplicates")
             );
         }
         s.push('\n');
@@ -499,7 +494,7 @@ impl DiffSummary {
             let _ = writeln!(
                 s,
                 "  actors: +{gained} -{lost} (over {})",
-                count(self.actor_stories, "story", "stories")
+                counted(self.actor_stories, "story", "stories")
             );
             for (id, c) in &self.actors {
                 let _ = writeln!(s, "    actor {id}: {c}");

@@ -472,19 +472,14 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
                     .any(|t| t.field == m.field && t.end + 1 == m.start)
             })
         };
-        let not_excluded = |m: &Mention| {
-            !excluded
-                .iter()
-                .any(|x| x.field == m.field && x.start <= m.start && m.end <= x.end)
-        };
+        let not_excluded = |m: &Mention| !within_any(excluded, m);
         // A full mention of a companion actor in the same field ("Biden and Yoon"), the
         // context alias not being part of another actor's full name ("Kim" in "Kim Yo Jong").
         let companion = |m: &Mention| {
-            let companions = &tax.actors[a].context_actors;
-            !companions.is_empty()
-                && companions
-                    .iter()
-                    .any(|&b| full_mention_in(tax, sc, b, m.field))
+            tax.actors[a]
+                .context_actors
+                .iter()
+                .any(|&b| full_mention_in(tax, sc, b, m.field))
                 && !inside_other_name(tax, sc, a, m)
         };
         ms.clear();
@@ -520,16 +515,20 @@ fn resolve_actors(tax: &Taxonomy, sc: &mut Scratch) {
     }
 }
 
+/// Whether mention `m` lies within one of `spans` (an actor's exclusion phrases) of its field.
+fn within_any(spans: &[Mention], m: &Mention) -> bool {
+    spans
+        .iter()
+        .any(|x| x.field == m.field && x.start <= m.start && m.end <= x.end)
+}
+
 /// Whether actor `b` has a full mention (not inside one of its exclusion phrases) in `field`.
 fn full_mention_in(tax: &Taxonomy, sc: &Scratch, b: usize, field: u8) -> bool {
     let of = |t: Target| tax.slot(t).map_or(&[][..], |s| sc.of(s));
     let excluded = of(Target::ActorExclude(b));
-    of(Target::Actor(b)).iter().any(|x| {
-        x.field == field
-            && !excluded
-                .iter()
-                .any(|e| e.field == field && e.start <= x.start && x.end <= e.end)
-    })
+    of(Target::Actor(b))
+        .iter()
+        .any(|x| x.field == field && !within_any(excluded, x))
 }
 
 /// Whether mention `m` of actor `a` lies inside a longer full mention of another actor.
@@ -693,11 +692,8 @@ fn near(xs: &[Mention], ys: &[Mention], within2: u32, scope: Scope) -> Option<(M
     None
 }
 
-/// Runs the examples and counter-examples of every actor, topic and alert rule. Each example
-/// is tagged as a headline, or as a headline and its lead when it holds a newline. Returns one
-/// message per failure.
-/// "1 example fails", "3 examples fail": the count of [`failing_examples`] as the messages
-/// of `check-config`, the reload and `replay --diff` put it.
+/// "1 example fails", "3 examples fail": the count of [`failing_examples`] as the reload and
+/// `replay --diff` report it.
 pub fn examples_fail(n: usize) -> String {
     match n {
         1 => "1 example fails".to_string(),
@@ -705,6 +701,9 @@ pub fn examples_fail(n: usize) -> String {
     }
 }
 
+/// Runs the examples and counter-examples of every actor, topic and alert rule. Each example
+/// is tagged as a headline, or as a headline and its lead when it holds a newline. Returns one
+/// message per failure.
 pub fn failing_examples(tax: &Taxonomy) -> Vec<String> {
     let mut failures = Vec::new();
     // An example is a headline, optionally followed by a newline and its lead (the summary),

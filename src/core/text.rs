@@ -218,6 +218,11 @@ fn is_unspaced(c: char) -> bool {
     is_cjk(c) && !matches!(c as u32, 0xAC00..=0xD7A3 | 0x1100..=0x11FF | 0x3130..=0x318F)
 }
 
+/// "1 story", "2 stories": a count and its noun, for messages.
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Text normalised for matching, with the way back to the original.
 #[derive(Debug, Default, Clone)]
 pub struct Normalized {
